@@ -1,0 +1,61 @@
+namespace Switchyard.Core.Ports;
+
+/// <summary>Why a frame was dropped or a connection closed. Every drop path names one of these,
+/// and each has its own counter (STYLE.md habit 12). Names are stable: they appear in
+/// <c>switchyard show</c>, the control API and metrics.</summary>
+public enum DropReason
+{
+    /// <summary>A frame shorter than an Ethernet header.</summary>
+    RxRunt,
+
+    /// <summary>A stream length prefix of zero; the connection is closed.</summary>
+    RxZeroLength,
+
+    /// <summary>A stream length prefix or datagram above the maximum frame size; the connection is closed.</summary>
+    RxOversized,
+
+    /// <summary>The peer closed the stream in the middle of a frame.</summary>
+    RxTruncated,
+
+    /// <summary>A frame whose source MAC is a group address.</summary>
+    RxSourceMulticast,
+
+    /// <summary>A tagged frame on an access port whose VLAN is not the port's.</summary>
+    RxVlanNotAllowed,
+
+    /// <summary>An untagged frame on a trunk port with no native VLAN.</summary>
+    RxUntaggedOnTrunk,
+
+    /// <summary>A frame that arrived on a port not attached to any switch.</summary>
+    RxNoSwitch,
+
+    /// <summary>The egress staging buffer or queue was full.</summary>
+    TxQueueFull,
+
+    /// <summary>The egress medium reported an error.</summary>
+    TxError,
+
+    /// <summary>A frame larger than the egress medium can carry.</summary>
+    TxTooBig,
+
+    /// <summary>The egress port cannot take this frame's offloads and it could not be completed in software.</summary>
+    TxOffloadUnsupported,
+
+    /// <summary>No buffer was free in the frame pool.</summary>
+    NoBuffer,
+}
+
+/// <summary>Stable snake_case names of <see cref="DropReason"/> values.</summary>
+public static class DropReasons
+{
+    public static readonly int Count = Enum.GetValues<DropReason>().Length;
+
+    private static readonly string[] Names =
+    [
+        "rx_runt", "rx_zero_length", "rx_oversized", "rx_truncated", "rx_source_multicast",
+        "rx_vlan_not_allowed", "rx_untagged_on_trunk", "rx_no_switch",
+        "tx_queue_full", "tx_error", "tx_too_big", "tx_offload_unsupported", "no_buffer",
+    ];
+
+    public static string Name(DropReason reason) => Names[(int)reason];
+}

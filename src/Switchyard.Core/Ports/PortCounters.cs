@@ -1,0 +1,61 @@
+namespace Switchyard.Core.Ports;
+
+/// <summary>Per-port counters. Written only by the event loop that owns the port; read from any thread
+/// (64-bit reads are atomic on the platforms we run on, and a snapshot may be a few frames stale).</summary>
+public sealed class PortCounters
+{
+    private readonly long[] drops = new long[DropReasons.Count];
+    private long rxFrames;
+    private long rxBytes;
+    private long txFrames;
+    private long txBytes;
+
+    /// <summary>Frames the port received from its peer (into the switch).</summary>
+    public long RxFrames => Volatile.Read(ref rxFrames);
+
+    public long RxBytes => Volatile.Read(ref rxBytes);
+
+    /// <summary>Frames the port sent to its peer (out of the switch).</summary>
+    public long TxFrames => Volatile.Read(ref txFrames);
+
+    public long TxBytes => Volatile.Read(ref txBytes);
+
+    public long TotalDrops
+    {
+        get
+        {
+            long sum = 0;
+            for (int i = 0; i < drops.Length; i++)
+            {
+                sum += Volatile.Read(ref drops[i]);
+            }
+
+            return sum;
+        }
+    }
+
+    public void CountRx(int bytes)
+    {
+        rxFrames++;
+        rxBytes += bytes;
+    }
+
+    public void CountTx(int bytes)
+    {
+        txFrames++;
+        txBytes += bytes;
+    }
+
+    public void Drop(DropReason reason) => drops[(int)reason]++;
+
+    public long Drops(DropReason reason) => Volatile.Read(ref drops[(int)reason]);
+
+    /// <summary>Adds another port's drop counters into this one (to keep the drops of a port that closed).</summary>
+    public void AddDrops(PortCounters other)
+    {
+        for (int i = 0; i < drops.Length; i++)
+        {
+            drops[i] += other.Drops((DropReason)i);
+        }
+    }
+}
