@@ -35,6 +35,9 @@ public enum DropReason
     /// <summary>The egress medium reported an error.</summary>
     TxError,
 
+    /// <summary>The port has no peer connected right now (a client port waiting to reconnect).</summary>
+    TxLinkDown,
+
     /// <summary>A frame larger than the egress medium can carry.</summary>
     TxTooBig,
 
@@ -54,7 +57,7 @@ public static class DropReasons
     [
         "rx_runt", "rx_zero_length", "rx_oversized", "rx_truncated", "rx_source_multicast",
         "rx_vlan_not_allowed", "rx_untagged_on_trunk", "rx_no_switch",
-        "tx_queue_full", "tx_error", "tx_too_big", "tx_offload_unsupported", "no_buffer",
+        "tx_queue_full", "tx_error", "tx_link_down", "tx_too_big", "tx_offload_unsupported", "no_buffer",
     ];
 
     public static string Name(DropReason reason) => Names[(int)reason];
