@@ -1,0 +1,420 @@
+// The learning L2 switch: one per network.
+//
+// Theory of operation. A port hands each received frame to Receive on the loop thread that owns
+// the switch and all its ports. The switch
+//   1. classifies the frame into a VLAN (802.1Q §6.9): an untagged or priority-tagged (VID 0) frame
+//      belongs to the port's untagged VLAN (the access VLAN, or a trunk's native VLAN); a tagged frame
+//      to its VID, if the port is a member of it;
+//   2. learns (VLAN, source MAC) -> ingress port in the forwarding database;
+//   3. forwards: a group destination or an unknown (or expired) unicast destination is flooded to
+//      every other member of the VLAN; a known one goes to its one port, or nowhere if that is the
+//      ingress port (no reflection);
+//   4. hands each egress port an EgressFrame: the ingress bytes plus a tag rewrite (strip, insert or
+//      none) that the port applies while it copies the frame into its medium. The switch itself
+//      copies a frame only to re-tag a priority-tagged frame for a trunk (rare; one copy per frame).
+// In hub mode steps 1-3 are skipped: every frame goes to every other port unchanged.
+//
+// What it trusts: its ports (our code) to call it on the loop thread and to copy frames before
+// Transmit returns. What it does not trust: frame contents. Every byte that comes from a guest is
+// checked before it is used, and a bad frame is dropped and counted on its ingress port.
+//
+// What it owns: the port list (copy-on-write arrays, so a flood that is walking the list is not
+// disturbed when a port closes from inside its own Transmit), the forwarding database, a scratch
+// buffer for re-tagging, and its counters. It does not own the ports' lifetimes: it attaches them,
+// but starting and stopping them is the caller's job. Nothing on the Receive path allocates.
+using System.Buffers.Binary;
+using System.Collections.ObjectModel;
+using Switchyard.Core.Frames;
+using Switchyard.Core.Ports;
+
+namespace Switchyard.Switching;
+
+/// <summary>A learning Ethernet switch with 802.1Q access and trunk ports (or a hub).
+/// Every member runs on the event loop that owns the switch and its ports, except reading
+/// <see cref="Counters"/>.</summary>
+public sealed class LearningSwitch : IFrameSink
+{
+    private const ushort VidMask = 0x0FFF;
+
+    private readonly TimeProvider clock;
+    private readonly Action<Port, string>? onPortClosed;
+    private readonly ForwardingDatabase fdb;
+    private readonly Dictionary<Port, SwitchPort> byPort = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<string, SwitchPort> byName = new(StringComparer.Ordinal);
+    private SwitchPort[] ports = [];
+    private ReadOnlyCollection<Port> portList = ReadOnlyCollection<Port>.Empty;
+    private byte[] retagScratch = [];
+    private bool retagScratchBusy;
+
+    /// <param name="name">The network's name, for messages.</param>
+    /// <param name="clock">Source of FDB timestamps (a manual clock in tests).</param>
+    /// <param name="options">Mode, MAC ageing and FDB size.</param>
+    /// <param name="onPortClosed">Called after a port that closed itself has been removed.</param>
+    public LearningSwitch(string name, TimeProvider clock, SwitchOptions options, Action<Port, string>? onPortClosed = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        ArgumentNullException.ThrowIfNull(clock);
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.MacAgeing <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(options), options.MacAgeing, $"switch {name}: MAC ageing must be a positive time span");
+        }
+
+        if (options.MaxMacs < 0)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(options), options.MaxMacs, $"switch {name}: MaxMacs must be zero (no learning) or more");
+        }
+
+        Name = name;
+        Options = options;
+        this.clock = clock;
+        this.onPortClosed = onPortClosed;
+        fdb = new ForwardingDatabase(ToTimestampUnits(options.MacAgeing, clock.TimestampFrequency), options.MaxMacs, Counters);
+    }
+
+    public string Name { get; }
+
+    public SwitchOptions Options { get; }
+
+    public SwitchCounters Counters { get; } = new();
+
+    /// <summary>The ports, in the order they were added. The list is a snapshot: adding or removing a
+    /// port replaces it, so it may be enumerated while ports come and go.</summary>
+    public IReadOnlyList<Port> Ports => portList;
+
+    /// <summary>Attaches <paramref name="port"/> to this switch as a member of <paramref name="vlan"/>
+    /// (ignored in hub mode). Does not start the port.</summary>
+    /// <exception cref="InvalidOperationException">The name is taken, or the port is already attached.</exception>
+    public void AddPort(Port port, VlanMembership vlan)
+    {
+        ArgumentNullException.ThrowIfNull(port);
+        ArgumentNullException.ThrowIfNull(vlan);
+        if (byName.TryGetValue(port.Name, out SwitchPort? existing))
+        {
+            throw new InvalidOperationException(
+                $"network {Name} already has a port named '{port.Name}' ({existing.Port.Kind}); give each port a unique name");
+        }
+
+        port.Attach(this);
+        var member = new SwitchPort(port, vlan);
+        byPort.Add(port, member);
+        byName.Add(port.Name, member);
+
+        SwitchPort[] updated = new SwitchPort[ports.Length + 1];
+        ports.CopyTo(updated, 0);
+        updated[^1] = member;
+        Publish(updated);
+    }
+
+    /// <summary>Detaches <paramref name="port"/> from forwarding and forgets every address learned on it.
+    /// Does not stop the port. Returns false when it is not a port of this switch.</summary>
+    public bool RemovePort(Port port)
+    {
+        ArgumentNullException.ThrowIfNull(port);
+        if (!byPort.Remove(port, out SwitchPort? member))
+        {
+            return false;
+        }
+
+        byName.Remove(port.Name);
+        member.Removed = true;
+
+        SwitchPort[] updated = new SwitchPort[ports.Length - 1];
+        int n = 0;
+        foreach (SwitchPort p in ports)
+        {
+            if (!ReferenceEquals(p, member))
+            {
+                updated[n++] = p;
+            }
+        }
+
+        Publish(updated);
+        fdb.RemovePort(member);
+        return true;
+    }
+
+    public Port? FindPort(string name) => byName.TryGetValue(name, out SwitchPort? member) ? member.Port : null;
+
+    /// <exception cref="ArgumentException">The port is not on this switch.</exception>
+    public VlanMembership MembershipOf(Port port)
+    {
+        ArgumentNullException.ThrowIfNull(port);
+        return byPort.TryGetValue(port, out SwitchPort? member)
+            ? member.Membership
+            : throw new ArgumentException($"port {port.Name} is not on network {Name}", nameof(port));
+    }
+
+    /// <summary>Removes the port, then tells the owner (onPortClosed) so it can release it. The owner is
+    /// told even when the port had already been removed, since only the port knows it closed.</summary>
+    public void PortClosed(Port port, string reason)
+    {
+        ArgumentNullException.ThrowIfNull(port);
+        RemovePort(port);
+        onPortClosed?.Invoke(port, reason);
+    }
+
+    /// <summary>Removes every FDB entry not refreshed for MacAgeing; returns how many. Call from a loop timer.</summary>
+    public int AgeOut() => fdb.AgeOut(clock.GetTimestamp());
+
+    /// <summary>The live FDB entries, sorted by VLAN then MAC. Control plane: allocates.</summary>
+    public FdbEntry[] SnapshotFdb() => fdb.Snapshot(clock, clock.GetTimestamp());
+
+    /// <summary>Switches one frame received by <paramref name="ingress"/>. See the theory of operation.</summary>
+    public void Receive(Port ingress, ReadOnlySpan<byte> frame, in OffloadInfo offload)
+    {
+        if (!byPort.TryGetValue(ingress, out SwitchPort? source))
+        {
+            // A port we removed that still delivers (its owner has not stopped it yet).
+            ingress.Counters.Drop(DropReason.RxNoSwitch);
+            return;
+        }
+
+        if (frame.Length < Ethernet.HeaderLength)
+        {
+            ingress.Counters.Drop(DropReason.RxRunt);
+            return;
+        }
+
+        if (Options.Hub)
+        {
+            Counters.flooded++;
+            var plain = new EgressFrame(frame, VlanRewrite.None, 0, offload);
+            SwitchPort[] all = ports;
+            for (int i = 0; i < all.Length; i++)
+            {
+                SwitchPort egress = all[i];
+                if (!ReferenceEquals(egress, source) && !egress.Removed && CanCarry(egress.Port, offload))
+                {
+                    egress.Port.Transmit(in plain);
+                }
+            }
+
+            return;
+        }
+
+        ulong sourceMac = Ethernet.Source(frame);
+        if (Ethernet.IsGroup(sourceMac))
+        {
+            ingress.Counters.Drop(DropReason.RxSourceMulticast);
+            return;
+        }
+
+        // 1. Classify (802.1Q §6.9: untagged and priority-tagged frames take the port's PVID).
+        bool tagged = BinaryPrimitives.ReadUInt16BigEndian(frame[Ethernet.EtherTypeOffset..]) == Ethernet.EtherTypeVlan;
+        ushort tci = 0;
+        ushort vid = source.UntaggedVid;
+        if (tagged)
+        {
+            if (frame.Length < Ethernet.HeaderLength + Ethernet.VlanTagLength)
+            {
+                ingress.Counters.Drop(DropReason.RxRunt);
+                return;
+            }
+
+            tci = Ethernet.TagControl(frame);
+            if ((tci & VidMask) != 0)
+            {
+                vid = (ushort)(tci & VidMask);
+            }
+        }
+
+        if (vid == 0)
+        {
+            // Untagged or priority-tagged on a trunk without a native VLAN.
+            ingress.Counters.Drop(DropReason.RxUntaggedOnTrunk);
+            return;
+        }
+
+        if (!source.IsMember(vid))
+        {
+            ingress.Counters.Drop(DropReason.RxVlanNotAllowed);
+            return;
+        }
+
+        // 2. Learn.
+        long now = clock.GetTimestamp();
+        fdb.Learn(vid, sourceMac, source, now);
+
+        // 3. Forward.
+        var outgoing = new Outgoing(frame, vid, tagged, tci, offload);
+        try
+        {
+            ulong destination = Ethernet.Destination(frame);
+            if (!Ethernet.IsGroup(destination)
+                && fdb.Lookup(vid, destination, now) is { } target
+                && !target.Removed
+                && target.IsMember(vid))
+            {
+                if (ReferenceEquals(target, source))
+                {
+                    Counters.filteredLocal++;
+                    return;
+                }
+
+                Counters.unicastForwarded++;
+                Send(target, ref outgoing);
+                return;
+            }
+
+            Counters.flooded++;
+            SwitchPort[] all = ports;
+            for (int i = 0; i < all.Length; i++)
+            {
+                SwitchPort egress = all[i];
+                if (!ReferenceEquals(egress, source) && !egress.Removed && egress.IsMember(vid))
+                {
+                    Send(egress, ref outgoing);
+                }
+            }
+        }
+        finally
+        {
+            if (outgoing.OwnsScratch)
+            {
+                retagScratchBusy = false;
+            }
+        }
+    }
+
+    /// <summary>True when <paramref name="port"/> can take <paramref name="offload"/> on its wire; counts
+    /// a drop on it otherwise.</summary>
+    private static bool CanCarry(Port port, in OffloadInfo offload)
+    {
+        if (offload.IsPlain)
+        {
+            return true;
+        }
+
+        PortOffloads have = port.Offloads;
+        bool checksumOk = !offload.NeedsChecksum || (have & PortOffloads.PartialChecksum) != 0;
+        int gso = offload.GsoType & ~OffloadInfo.GsoEcn;
+        bool gsoOk = !offload.IsGso
+            || ((gso is OffloadInfo.GsoTcpV4 or OffloadInfo.GsoTcpV6) && (have & PortOffloads.TcpSegmentation) != 0);
+        if (checksumOk && gsoOk)
+        {
+            return true;
+        }
+
+        // TODO(software offloads): this is the one place where a frame the egress port cannot carry
+        // should get its checksum completed / be segmented in software (DESIGN.md, "The data path").
+        // Until that lands the frame is dropped for this port only, and counted.
+        port.Counters.Drop(DropReason.TxOffloadUnsupported);
+        return false;
+    }
+
+    /// <summary>Lifetime in TimeProvider timestamp units, rounded up so an entry lives at least that long.</summary>
+    private static long ToTimestampUnits(TimeSpan span, long frequency)
+    {
+        Int128 scaled = (Int128)span.Ticks * frequency;
+        Int128 units = scaled / TimeSpan.TicksPerSecond;
+        if (scaled % TimeSpan.TicksPerSecond != 0)
+        {
+            units++;
+        }
+
+        return units > long.MaxValue ? long.MaxValue : (long)units;
+    }
+
+    private void Publish(SwitchPort[] updated)
+    {
+        ports = updated;
+        var list = new Port[updated.Length];
+        for (int i = 0; i < updated.Length; i++)
+        {
+            list[i] = updated[i].Port;
+        }
+
+        portList = new ReadOnlyCollection<Port>(list);
+    }
+
+    /// <summary>Gives one frame to one egress port with the tag rewrite its VLAN membership needs.</summary>
+    private void Send(SwitchPort egress, ref Outgoing frame)
+    {
+        Port port = egress.Port;
+        if (!CanCarry(port, frame.Offload))
+        {
+            return;
+        }
+
+        ReadOnlySpan<byte> data = frame.Data;
+        VlanRewrite rewrite;
+        ushort tagControl = 0;
+        if (frame.Vid == egress.UntaggedVid)
+        {
+            // Access port, or a trunk's native VLAN: leaves untagged.
+            rewrite = frame.Tagged ? VlanRewrite.Strip : VlanRewrite.None;
+        }
+        else if (!frame.Tagged)
+        {
+            rewrite = VlanRewrite.Insert;
+            tagControl = frame.Vid;
+        }
+        else if ((frame.TagControl & VidMask) == frame.Vid)
+        {
+            rewrite = VlanRewrite.None;
+        }
+        else
+        {
+            // Priority-tagged (VID 0) on ingress, tagged on egress: the tag stays, with the VLAN's VID
+            // and the sender's priority bits. EgressFrame cannot rewrite a tag in place, so copy once.
+            Retag(ref frame);
+            data = frame.RetaggedData;
+            rewrite = VlanRewrite.None;
+        }
+
+        var egressFrame = new EgressFrame(data, rewrite, tagControl, frame.Offload);
+        port.Transmit(in egressFrame);
+    }
+
+    /// <summary>Sets RetaggedData: the frame with its tag's VID set to the frame's VLAN (PCP and DEI kept),
+    /// built once per frame.</summary>
+    private void Retag(ref Outgoing frame)
+    {
+        if (frame.RetaggedData.IsEmpty)
+        {
+            Span<byte> copy;
+            if (retagScratchBusy)
+            {
+                // A port answered synchronously from inside Transmit and we are re-entered while the outer
+                // frame still uses the scratch buffer: rare enough to allocate.
+                copy = new byte[frame.Data.Length];
+            }
+            else
+            {
+                if (retagScratch.Length < frame.Data.Length)
+                {
+                    // Grows a few times at most (frames are at most 64 KiB); never per frame in steady state.
+                    retagScratch = new byte[Math.Max(frame.Data.Length, 2048)];
+                }
+
+                retagScratchBusy = true;
+                frame.OwnsScratch = true;
+                copy = retagScratch.AsSpan(0, frame.Data.Length);
+            }
+
+            frame.Data.CopyTo(copy);
+            ushort tci = (ushort)((frame.TagControl & ~VidMask) | frame.Vid);
+            BinaryPrimitives.WriteUInt16BigEndian(copy[(Ethernet.EtherTypeOffset + 2)..], tci);
+            frame.RetaggedData = copy;
+        }
+    }
+
+    /// <summary>One classified frame on its way out, shared by every egress port it goes to.</summary>
+    private ref struct Outgoing(ReadOnlySpan<byte> data, ushort vid, bool tagged, ushort tagControl, OffloadInfo offload)
+    {
+        public readonly ReadOnlySpan<byte> Data = data;
+        public readonly ushort Vid = vid;
+        public readonly bool Tagged = tagged;
+
+        /// <summary>The ingress TCI when Tagged.</summary>
+        public readonly ushort TagControl = tagControl;
+        public readonly OffloadInfo Offload = offload;
+
+        /// <summary>The re-tagged copy, once made.</summary>
+        public ReadOnlySpan<byte> RetaggedData;
+        public bool OwnsScratch;
+    }
+}
