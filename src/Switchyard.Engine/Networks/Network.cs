@@ -1,0 +1,201 @@
+// One network: a learning switch and the port attachments that feed it.
+//
+// Theory of operation: a network turns port configurations (QEMU -netdev style specs) into live
+// ports on its event loop and keeps them attached to its switch. An attachment is what the user
+// named: a single port (a client stream, a dgram socket), or a listener whose every accepted
+// connection becomes a port "NAME.N". Ports that close themselves (peer hung up, bad input) are
+// removed from the switch (and their FDB entries with them) by the switch's callback. Everything
+// here runs on the loop; the control plane reaches it through EpollLoop.InvokeAsync.
+using Microsoft.Extensions.Logging;
+using Switchyard.Core.Loop;
+using Switchyard.Core.Ports;
+using Switchyard.Engine.Config;
+using Switchyard.Ports.Dgram;
+using Switchyard.Ports.Stream;
+using Switchyard.Switching;
+
+namespace Switchyard.Engine.Networks;
+
+public sealed partial class Network
+{
+    private readonly IEventLoop loop;
+    private readonly ILogger logger;
+    private readonly Dictionary<string, Attachment> attachments = new(StringComparer.Ordinal);
+    private readonly LoopTimer ageingTimer;
+
+    /// <summary>Drops of ports that have gone away, so a closed connection's reason stays visible.</summary>
+    private readonly PortCounters closedPorts = new();
+    private long portsClosedByPeer;
+
+    public Network(NetworkConfig config, IEventLoop loop, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        Config = config;
+        this.loop = loop;
+        this.logger = logger;
+        var options = new SwitchOptions { Hub = config.Hub, MacAgeing = config.MacAgeing, MaxMacs = config.MaxMacs };
+        Switch = new LearningSwitch(config.Name, loop.Clock, options, OnPortClosed);
+        ageingTimer = loop.CreateTimer(AgeOut);
+    }
+
+    public string Name => Config.Name;
+
+    public NetworkConfig Config { get; }
+
+    public LearningSwitch Switch { get; }
+
+    public PortCounters ClosedPortDrops => closedPorts;
+
+    public long PortsClosedByPeer => Volatile.Read(ref portsClosedByPeer);
+
+    public IEnumerable<Attachment> Attachments => attachments.Values;
+
+    /// <summary>Creates every configured port; on the loop. Errors are collected and thrown together.</summary>
+    public void Start()
+    {
+        var errors = new List<string>();
+        foreach (PortConfig port in Config.Ports)
+        {
+            try
+            {
+                AddPort(port);
+            }
+            catch (Exception ex) when (ex is ConfigException or IOException or System.Net.Sockets.SocketException or InvalidOperationException)
+            {
+                errors.Add($"network {Name}, port {port.Name}: {ex.Message}");
+            }
+        }
+
+        if (errors.Count > 0)
+        {
+            Stop();
+            throw new ConfigException(errors);
+        }
+
+        ageingTimer.Arm(TimeSpan.FromSeconds(1));
+    }
+
+    /// <summary>Adds a port described by <paramref name="port"/>; on the loop. Throws with a user-facing message.</summary>
+    public Attachment AddPort(PortConfig port)
+    {
+        ArgumentNullException.ThrowIfNull(port);
+        if (attachments.ContainsKey(port.Name) || Switch.FindPort(port.Name) is not null)
+        {
+            throw new InvalidOperationException($"network {Name} already has a port named {port.Name}");
+        }
+
+        VlanMembership membership = ToMembership(port.Vlan);
+        Attachment attachment = port.Netdev switch
+        {
+            StreamSpec { Server: true } s => OpenListener(port, s, membership),
+            StreamSpec s => OpenClient(port, s, membership),
+            DgramSpec d => OpenDgram(port, d, membership),
+            _ => throw new ConfigException([$"port {port.Name}: {port.Netdev.Kind} ports are not supported yet"]),
+        };
+        attachments.Add(port.Name, attachment);
+        return attachment;
+    }
+
+    /// <summary>Removes a named port: a configured attachment (with all its connections) or one
+    /// connection of a listener. Returns false if there is no such port. On the loop.</summary>
+    public bool RemovePort(string name)
+    {
+        if (attachments.Remove(name, out Attachment? attachment))
+        {
+            attachment.Dispose();
+            foreach (Port p in attachment.LivePorts(Switch))
+            {
+                Switch.RemovePort(p);
+                p.Stop();
+            }
+
+            return true;
+        }
+
+        if (Switch.FindPort(name) is { } port)
+        {
+            Switch.RemovePort(port);
+            port.Stop();
+            return true;
+        }
+
+        return false;
+    }
+
+    /// <summary>Stops every port and listener; on the loop.</summary>
+    public void Stop()
+    {
+        ageingTimer.Cancel();
+        foreach (string name in attachments.Keys.ToList())
+        {
+            RemovePort(name);
+        }
+
+        foreach (Port p in Switch.Ports.ToList())
+        {
+            Switch.RemovePort(p);
+            p.Stop();
+        }
+    }
+
+    /// <summary>The attachment a live port belongs to (its listener for accepted connections).</summary>
+    public Attachment? AttachmentOf(Port port) =>
+        attachments.TryGetValue(port.Name, out Attachment? a) ? a
+        : attachments.TryGetValue(port.Name[..Math.Max(0, port.Name.LastIndexOf('.'))], out a) ? a : null;
+
+    private static VlanMembership ToMembership(VlanConfig vlan) => vlan switch
+    {
+        Config.AccessVlan a => new Switching.AccessVlan(a.Vid),
+        Config.TrunkVlans t => new Switching.TrunkVlans(t.Vids, t.Native),
+        _ => throw new ConfigException([$"unknown VLAN configuration {vlan}"]),
+    };
+
+    private ListenerAttachment OpenListener(PortConfig port, StreamSpec spec, VlanMembership membership)
+    {
+        StreamListener listener = StreamListener.Open(port.Name, loop, logger, spec.Address.ToEndPoint(), accepted =>
+        {
+            Switch.AddPort(accepted, membership);
+            accepted.Start();
+            return true;
+        });
+        return new ListenerAttachment(port, listener);
+    }
+
+    private ClientAttachment OpenClient(PortConfig port, StreamSpec spec, VlanMembership membership)
+    {
+        var streamPort = new StreamPort(port.Name, loop, logger, spec.Address.ToString() ?? "?", persistent: true);
+        Switch.AddPort(streamPort, membership);
+        var client = new StreamClient(streamPort, loop, logger, spec.Address.ToEndPoint(), spec.Reconnect);
+        client.Start();
+        return new ClientAttachment(port, client);
+    }
+
+    private SinglePortAttachment OpenDgram(PortConfig port, DgramSpec spec, VlanMembership membership)
+    {
+        if (spec.Remote is null)
+        {
+            throw new ConfigException([$"port {port.Name}: a dgram port needs a remote address"]);
+        }
+
+        DgramPort dgram = DgramPort.Open(port.Name, loop, logger, spec.Local.ToEndPoint(), spec.Remote.ToEndPoint());
+        Switch.AddPort(dgram, membership);
+        dgram.Start();
+        return new SinglePortAttachment(port, dgram);
+    }
+
+    private void OnPortClosed(Port port, string reason)
+    {
+        portsClosedByPeer++;
+        closedPorts.AddDrops(port.Counters);
+        LogPortRemoved(Name, port.Name, reason);
+    }
+
+    private void AgeOut()
+    {
+        Switch.AgeOut();
+        ageingTimer.Arm(TimeSpan.FromSeconds(1));
+    }
+
+    [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "network {Network}: port {Port} removed: {Reason}")]
+    private partial void LogPortRemoved(string network, string port, string reason);
+}
