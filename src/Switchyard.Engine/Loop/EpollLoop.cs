@@ -108,7 +108,7 @@ public sealed partial class EpollLoop : IEventLoop, IDisposable
         }
 
         uint generation = slots[index].Generation + 1;
-        slots[index] = new Slot(handler, generation);
+        slots[index] = new Slot(handler, generation, fd);
         var registration = new Registration(this, fd, index, generation);
         epoll.Add(fd, (uint)interest, registration.Token);
         return registration;
@@ -184,10 +184,9 @@ public sealed partial class EpollLoop : IEventLoop, IDisposable
         catch (Exception ex)
         {
             LogHandlerFailed(ex, handler.ToString() ?? "handler");
-            if (slots[index].Generation == generation)
-            {
-                Unregister(-1, index, generation);
-            }
+
+            // Take the descriptor out of epoll too: level-triggered readiness would otherwise spin the loop.
+            Unregister(index, generation);
         }
     }
 
@@ -280,19 +279,15 @@ public sealed partial class EpollLoop : IEventLoop, IDisposable
         FlushPorts();
     }
 
-    private void Unregister(int fd, int index, uint generation)
+    private void Unregister(int index, uint generation)
     {
-        if (slots[index].Generation != generation)
+        if (slots[index].Generation != generation || slots[index].Handler is null)
         {
             return;
         }
 
-        if (fd >= 0)
-        {
-            epoll.Remove(fd);
-        }
-
-        slots[index] = new Slot(null, generation);
+        epoll.Remove(slots[index].Fd);
+        slots[index] = new Slot(null, generation, -1);
         freeSlots.Push(index);
     }
 
@@ -302,7 +297,7 @@ public sealed partial class EpollLoop : IEventLoop, IDisposable
     [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "event loop {Loop} did not stop within 10 s")]
     private partial void LogStopTimeout(string loop);
 
-    private readonly record struct Slot(IIoHandler? Handler, uint Generation);
+    private readonly record struct Slot(IIoHandler? Handler, uint Generation, int Fd);
 
     private sealed class Registration(EpollLoop loop, int fd, int index, uint generation) : IoRegistration
     {
@@ -321,7 +316,7 @@ public sealed partial class EpollLoop : IEventLoop, IDisposable
             if (!disposed)
             {
                 disposed = true;
-                loop.Unregister(fd, index, generation);
+                loop.Unregister(index, generation);
             }
         }
     }

@@ -1,0 +1,163 @@
+// The daemon in-process with synthetic stream peers: the whole path from socket to switch to socket,
+// plus the control API, without QEMU.
+using System.Buffers.Binary;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging.Abstractions;
+using Switchyard.Engine.Config;
+using Switchyard.Engine.Control;
+
+namespace Switchyard.Engine.Tests;
+
+public sealed class DaemonTests : IAsyncLifetime
+{
+    private readonly string runDir = Directory.CreateTempSubdirectory("sy-daemon-").FullName;
+    private Daemon? daemon;
+
+    private Daemon Sy => daemon!;
+
+    private string ControlSocket => Path.Combine(runDir, Defaults.ControlSocketFileName);
+
+    public async Task InitializeAsync() =>
+        daemon = await Daemon.StartAsync(new DaemonOptions(runDir, TopologyConfig.Default(runDir), NullLoggerFactory.Instance));
+
+    public async Task DisposeAsync()
+    {
+        await Sy.DisposeAsync();
+        Directory.Delete(runDir, recursive: true);
+    }
+
+    [Fact]
+    public async Task TwoStreamPeers_UnicastAfterLearning_ReachesOnlyTheLearnedPort()
+    {
+        using Socket a = Connect();
+        using Socket b = Connect();
+        using Socket c = Connect();
+        await WaitForPorts(3);
+
+        // b announces itself (broadcast); everyone else hears it.
+        await SendFrame(b, Frame(dst: 0xFFFFFFFFFFFF, src: 0x02_00_00_00_00_0B));
+        Assert.Equal(0x02_00_00_00_00_0BUL, Source(await ReceiveFrame(a)));
+        Assert.Equal(0x02_00_00_00_00_0BUL, Source(await ReceiveFrame(c)));
+
+        // a to b is now known unicast: b gets it, c does not.
+        await SendFrame(a, Frame(dst: 0x02_00_00_00_00_0B, src: 0x02_00_00_00_00_0A));
+        Assert.Equal(0x02_00_00_00_00_0AUL, Source(await ReceiveFrame(b)));
+        c.ReceiveTimeout = 300;
+        Assert.Throws<SocketException>(() => c.Receive(new byte[4]));
+
+        ControlResponse fdb = await ControlClient.SendAsync(ControlSocket, new ControlRequest("fdb"));
+        Assert.True(fdb.Ok);
+        Assert.Contains(fdb.Fdb!, r => r.Mac == "02:00:00:00:00:0b" && r.Vlan == 1);
+        Assert.Contains(fdb.Fdb!, r => r.Mac == "02:00:00:00:00:0a");
+    }
+
+    [Fact]
+    public async Task Control_PortAddThenDel_ChangesTheRunningNetwork()
+    {
+        string path = Path.Combine(runDir, "extra.sock");
+        ControlResponse added = await ControlClient.SendAsync(ControlSocket, new ControlRequest("port-add", "default", "extra", $"stream,addr.type=unix,addr.path={path},server=on", Vlan: 7));
+        Assert.True(added.Ok, added.Error);
+        Assert.Contains("-netdev stream", added.Message, StringComparison.Ordinal);
+        Assert.True(File.Exists(path));
+
+        ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ControlRequest("show"));
+        Assert.Contains(show.Show!.Networks[0].Attachments, x => x.Name == "extra");
+
+        ControlResponse removed = await ControlClient.SendAsync(ControlSocket, new ControlRequest("port-del", "default", "extra"));
+        Assert.True(removed.Ok, removed.Error);
+        Assert.False(File.Exists(path), "the listener's socket file goes with it");
+    }
+
+    [Theory]
+    [InlineData("port-add", "default", "x", "stream,adr.path=/tmp/x", "unknown option 'adr.path'")]
+    [InlineData("port-add", "nosuch", "x", "socket,listen=127.0.0.1:0", "no network named 'nosuch'")]
+    [InlineData("port-add", "default", "stream", "socket,listen=127.0.0.1:0", "already has a port named stream")]
+    [InlineData("port-del", "default", "ghost", null, "no port named 'ghost'")]
+    [InlineData("frobnicate", null, null, null, "unknown command 'frobnicate'")]
+    public async Task Control_BadRequest_GetsAnActionableError(string command, string? network, string? name, string? netdev, string expected)
+    {
+        ControlResponse r = await ControlClient.SendAsync(ControlSocket, new ControlRequest(command, network, name, netdev));
+        Assert.False(r.Ok);
+        Assert.Contains(expected, r.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Control_MalformedOrUnknownFieldJson_GetsAnErrorAndTheServerStaysUp()
+    {
+        foreach (string line in new[] { "{not json", "{\"command\":\"show\",\"bogus\":1}", "[]" })
+        {
+            using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            await s.ConnectAsync(new UnixDomainSocketEndPoint(ControlSocket));
+            await s.SendAsync(System.Text.Encoding.UTF8.GetBytes(line + "\n"));
+            byte[] buffer = new byte[4096];
+            int n = await s.ReceiveAsync(buffer);
+            string reply = System.Text.Encoding.UTF8.GetString(buffer, 0, n);
+            Assert.Contains("\"ok\":false", reply, StringComparison.Ordinal);
+        }
+
+        Assert.True((await ControlClient.SendAsync(ControlSocket, new ControlRequest("show"))).Ok);
+    }
+
+    private static byte[] Frame(ulong dst, ulong src)
+    {
+        byte[] f = new byte[64];
+        Core.Frames.Ethernet.WriteMac(f, dst);
+        Core.Frames.Ethernet.WriteMac(f.AsSpan(6), src);
+        f[12] = 0x08;
+        return f;
+    }
+
+    private static ulong Source(byte[] frame) => Core.Frames.Ethernet.Source(frame);
+
+    private static async Task SendFrame(Socket s, byte[] frame)
+    {
+        byte[] wire = new byte[4 + frame.Length];
+        BinaryPrimitives.WriteUInt32BigEndian(wire, (uint)frame.Length);
+        frame.CopyTo(wire, 4);
+        await s.SendAsync(wire);
+    }
+
+    private static async Task<byte[]> ReceiveFrame(Socket s)
+    {
+        byte[] prefix = await ReceiveExactly(s, 4);
+        return await ReceiveExactly(s, (int)BinaryPrimitives.ReadUInt32BigEndian(prefix));
+    }
+
+    private static async Task<byte[]> ReceiveExactly(Socket s, int count)
+    {
+        byte[] buffer = new byte[count];
+        int got = 0;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        while (got < count)
+        {
+            int n = await s.ReceiveAsync(buffer.AsMemory(got), SocketFlags.None, timeout.Token);
+            Assert.True(n > 0, "unexpected EOF");
+            got += n;
+        }
+
+        return buffer;
+    }
+
+    private Socket Connect()
+    {
+        var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        s.Connect(new UnixDomainSocketEndPoint(Path.Combine(runDir, Defaults.StreamSocketFileName)));
+        return s;
+    }
+
+    private async Task WaitForPorts(int count)
+    {
+        for (int i = 0; i < 200; i++)
+        {
+            ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ControlRequest("show"));
+            if (show.Show!.Networks[0].Ports.Count == count)
+            {
+                return;
+            }
+
+            await Task.Delay(20);
+        }
+
+        throw new TimeoutException($"{count} ports never appeared");
+    }
+}
