@@ -1,0 +1,137 @@
+// Every default and every limit of the configuration model, in one place (STYLE.md habit 15).
+//
+// Theory of operation: the YAML loader, the CLI and the API all build the same records; when a
+// value is not given, each of them takes it from here, so "what happens if I leave this out" has one
+// answer. Limits (largest VLAN id, longest unix socket path, ...) live here too, because a default
+// and the range it must sit in are read together. Nothing here has side effects except
+// RunDirectory(), which reads the environment and /proc but creates nothing.
+using System.Globalization;
+
+namespace Switchyard.Engine.Config;
+
+/// <summary>Defaults and limits for every configuration value.</summary>
+public static class Defaults
+{
+    // ---- Topology ----
+
+    /// <summary>Name of the network created when no topology is given.</summary>
+    public const string NetworkName = "default";
+
+    /// <summary>Name of the port created in the default network.</summary>
+    public const string PortName = "stream";
+
+    /// <summary>How long a learned MAC address stays in the forwarding table without traffic
+    /// (300 s, as in Linux bridges and 802.1D).</summary>
+    public static readonly TimeSpan MacAgeing = TimeSpan.FromSeconds(300);
+
+    /// <summary>Forwarding-table capacity per network; beyond it, unknown sources are not learned.</summary>
+    public const int MaxMacs = 8192;
+
+    /// <summary>A network floods everything only when asked to (hub: true).</summary>
+    public const bool Hub = false;
+
+    // ---- VLANs (IEEE 802.1Q) ----
+
+    /// <summary>The VLAN of a port that says nothing about VLANs: access port on VLAN 1.</summary>
+    public const ushort Vlan = 1;
+
+    /// <summary>Smallest usable VLAN id (0 means "priority tag only").</summary>
+    public const ushort MinVid = 1;
+
+    /// <summary>Largest usable VLAN id (4095 is reserved).</summary>
+    public const ushort MaxVid = 4094;
+
+    // ---- Netdev specs (QEMU -netdev option syntax) ----
+
+    /// <summary>stream: QEMU's default is client (server=off).</summary>
+    public const bool StreamServer = false;
+
+    /// <summary>vhost-user: Switchyard creates the socket and QEMU connects to it.</summary>
+    public const bool VhostUserServer = true;
+
+    /// <summary>vhost-user: one queue pair unless asked for more.</summary>
+    public const int VhostUserQueues = 1;
+
+    /// <summary>vhost-user: most queue pairs a port may ask for.</summary>
+    public const int MaxVhostUserQueues = 16;
+
+    /// <summary>Host a legacy <c>socket,listen=:PORT</c> (or <c>localaddr=:PORT</c>) binds when the host
+    /// is left empty. QEMU binds INADDR_ANY there, and so do we: the port is reachable from other
+    /// machines unless a firewall says otherwise. Write <c>listen=127.0.0.1:PORT</c> to stay local.</summary>
+    public const string WildcardHost = "0.0.0.0";
+
+    /// <summary>Room in struct sockaddr_un.sun_path (108 bytes) less the terminating NUL, or less the
+    /// leading NUL of an abstract name.</summary>
+    public const int MaxUnixPathBytes = 107;
+
+    // ---- Limits on topology values ----
+
+    /// <summary>Longest network or port name.</summary>
+    public const int MaxNameLength = 32;
+
+    /// <summary>Shortest MAC ageing time accepted.</summary>
+    public static readonly TimeSpan MinMacAgeing = TimeSpan.FromSeconds(1);
+
+    /// <summary>Longest MAC ageing time accepted (one day).</summary>
+    public static readonly TimeSpan MaxMacAgeing = TimeSpan.FromDays(1);
+
+    /// <summary>Largest forwarding-table capacity accepted.</summary>
+    public const int MaxMacsLimit = 1 << 20;
+
+    // ---- Files in the run directory ----
+
+    /// <summary>Socket of the default stream port.</summary>
+    public const string StreamSocketFileName = "stream.sock";
+
+    /// <summary>Socket of a default vhost-user port.</summary>
+    public const string VhostUserSocketFileName = "vhost-user.sock";
+
+    /// <summary>Socket of the control API.</summary>
+    public const string ControlSocketFileName = "control.sock";
+
+    /// <summary>Where Switchyard puts its sockets: <c>$XDG_RUNTIME_DIR/switchyard</c> when that variable
+    /// holds an absolute path, else <c>/run/switchyard</c> for root, else <c>/tmp/switchyard-&lt;uid&gt;</c>.
+    /// Creates nothing.</summary>
+    public static string RunDirectory() =>
+        RunDirectory(Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR"), CurrentUserId());
+
+    /// <summary>The rule of <see cref="RunDirectory()"/> with its inputs given, for tests.
+    /// <paramref name="userId"/> is the numeric uid, or a user name when the uid is unknown.</summary>
+    internal static string RunDirectory(string? xdgRuntimeDir, string userId)
+    {
+        if (!string.IsNullOrEmpty(xdgRuntimeDir) && Path.IsPathRooted(xdgRuntimeDir))
+        {
+            return Path.Combine(xdgRuntimeDir, "switchyard");
+        }
+
+        return userId == "0" ? "/run/switchyard" : "/tmp/switchyard-" + userId;
+    }
+
+    // The BCL has no getuid(); the real uid is the first number on the "Uid:" line of
+    // /proc/self/status. Off Linux (or without /proc) fall back to "root or not" and the user name.
+    private static string CurrentUserId()
+    {
+        try
+        {
+            foreach (string line in File.ReadLines("/proc/self/status"))
+            {
+                if (line.StartsWith("Uid:", StringComparison.Ordinal))
+                {
+                    string[] fields = line[4..].Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+                    if (fields.Length > 0 && uint.TryParse(fields[0], NumberStyles.None, CultureInfo.InvariantCulture, out uint uid))
+                    {
+                        return uid.ToString(CultureInfo.InvariantCulture);
+                    }
+                }
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+
+        return Environment.IsPrivilegedProcess ? "0" : Environment.UserName;
+    }
+}

@@ -1,0 +1,338 @@
+// The topology: networks, each a switch (or hub) with named ports.
+//
+// Theory of operation: PortConfig and NetworkConfig are plain immutable records that anyone (the
+// YAML loader, the CLI, the control API) can build and copy with `with`. The rules that span them
+// (names well formed and unique, numbers in range, no two ports listening on the same socket, at
+// least one network) are checked in one place, TopologyConfig.Check, and a TopologyConfig cannot be
+// constructed unless they all hold: holding a TopologyConfig means holding a valid topology. Check
+// reports problems against locations (network and port indexes plus a field) so the YAML loader can
+// turn them into "line 7: networks[0].ports[1].name: ..." while the CLI shows the same words without
+// line numbers. Nothing here touches the system; listener conflicts are found by comparing addresses.
+using System.Collections.Immutable;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Switchyard.Engine.Config;
+
+/// <summary>One port: a name, what it connects to, and its VLAN membership.</summary>
+public sealed record PortConfig(string Name, NetdevSpec Netdev, VlanConfig Vlan)
+{
+    /// <summary>A port on the default VLAN.</summary>
+    public PortConfig(string name, NetdevSpec netdev)
+        : this(name, netdev, VlanConfig.Default)
+    {
+    }
+
+    /// <summary>Builds a port from user text (CLI, control API): checks the name and parses the spec,
+    /// reporting every problem in one <see cref="ConfigException"/>. Uniqueness of the name is checked
+    /// when the port joins a topology (<see cref="TopologyConfig.WithPort"/>).</summary>
+    public static PortConfig Create(string name, string netdev, VlanConfig? vlan = null)
+    {
+        ArgumentNullException.ThrowIfNull(netdev);
+        var errors = new List<string>();
+        if (ConfigText.CheckName(name) is { } nameProblem)
+        {
+            errors.Add("port " + nameProblem);
+        }
+
+        if (!NetdevSpec.TryParse(netdev, out NetdevSpec? spec, out IReadOnlyList<string> specErrors))
+        {
+            errors.AddRange(specErrors);
+        }
+
+        return errors.Count == 0 ? new PortConfig(name, spec!, vlan ?? VlanConfig.Default) : throw new ConfigException(errors);
+    }
+}
+
+/// <summary>One network: a learning switch (or a hub) and its ports.</summary>
+public sealed record NetworkConfig(string Name, bool Hub, TimeSpan MacAgeing, int MaxMacs, ImmutableArray<PortConfig> Ports)
+{
+    /// <summary>A learning switch with the default ageing time and table size.</summary>
+    public NetworkConfig(string name, ImmutableArray<PortConfig> ports)
+        : this(name, Defaults.Hub, Defaults.MacAgeing, Defaults.MaxMacs, ports)
+    {
+    }
+
+    // ImmutableArray compares by reference; a configuration compares by content.
+    public bool Equals(NetworkConfig? other) =>
+        other is not null && Name == other.Name && Hub == other.Hub && MacAgeing == other.MacAgeing
+        && MaxMacs == other.MaxMacs && SequenceEqual(Ports, other.Ports);
+
+    public override int GetHashCode()
+    {
+        var hash = default(HashCode);
+        hash.Add(Name);
+        hash.Add(Hub);
+        hash.Add(MacAgeing);
+        hash.Add(MaxMacs);
+        foreach (PortConfig port in Ports.IsDefault ? [] : Ports)
+        {
+            hash.Add(port);
+        }
+
+        return hash.ToHashCode();
+    }
+
+    internal static bool SequenceEqual<T>(ImmutableArray<T> a, ImmutableArray<T> b) =>
+        (a.IsDefaultOrEmpty && b.IsDefaultOrEmpty) || (!a.IsDefault && !b.IsDefault && a.SequenceEqual(b));
+}
+
+/// <summary>Where a problem is: a network index, a port index (or -1) and a field (or null).</summary>
+internal readonly record struct ConfigLocation(int Network, int Port = -1, string? Field = null)
+{
+    public static ConfigLocation Root { get; } = new(-1);
+
+    /// <summary>The path in YAML terms: "networks[0].ports[1].name".</summary>
+    public override string ToString()
+    {
+        string path = Network < 0 ? "networks" : $"networks[{Network}]";
+        if (Port >= 0)
+        {
+            path += $".ports[{Port}]";
+        }
+
+        return Field is null ? path : path + "." + Field;
+    }
+}
+
+/// <summary>A valid topology: at least one network, every rule of <see cref="Check"/> satisfied.</summary>
+public sealed record TopologyConfig
+{
+    /// <summary>Throws <see cref="ConfigException"/> listing every problem (<see cref="Validate"/>).</summary>
+    public TopologyConfig(ImmutableArray<NetworkConfig> networks)
+    {
+        IReadOnlyList<string> errors = Validate(networks);
+        if (errors.Count > 0)
+        {
+            throw new ConfigException(errors);
+        }
+
+        Networks = networks;
+    }
+
+    public ImmutableArray<NetworkConfig> Networks { get; }
+
+    /// <summary>What runs when no topology is given: network "default" (a learning switch) with one
+    /// port "stream" listening on <c>RUNDIR/stream.sock</c>.</summary>
+    public static TopologyConfig Default(string runDirectory)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(runDirectory);
+        var stream = new StreamSpec(new UnixSocketAddress(Path.Combine(runDirectory, Defaults.StreamSocketFileName)), server: true);
+        var port = new PortConfig(Defaults.PortName, stream);
+        return new TopologyConfig([new NetworkConfig(Defaults.NetworkName, [port])]);
+    }
+
+    /// <summary>Every problem with <paramref name="networks"/> as a topology, one message each
+    /// ("networks[0].ports[1].name: ..."); empty if it is valid.</summary>
+    public static IReadOnlyList<string> Validate(ImmutableArray<NetworkConfig> networks)
+    {
+        var errors = new List<string>();
+        Check(networks, static l => l.ToString(), (l, m) => errors.Add($"{l}: {m}"));
+        return errors;
+    }
+
+    /// <summary>This topology with <paramref name="port"/> added to network <paramref name="network"/>;
+    /// throws <see cref="ConfigException"/> if the network does not exist or the port breaks a rule
+    /// (a duplicate name, a socket someone already listens on).</summary>
+    public TopologyConfig WithPort(string network, PortConfig port)
+    {
+        ArgumentNullException.ThrowIfNull(port);
+        int index = -1;
+        for (int i = 0; i < Networks.Length && index < 0; i++)
+        {
+            index = Networks[i].Name == network ? i : -1;
+        }
+
+        if (index < 0)
+        {
+            string names = string.Join(", ", Networks.Select(n => n.Name));
+            throw new ConfigException($"no network named {ConfigText.Quote(network ?? string.Empty)} (networks: {names})");
+        }
+
+        NetworkConfig target = Networks[index];
+        return new TopologyConfig(Networks.SetItem(index, target with { Ports = target.Ports.Add(port) }));
+    }
+
+    public bool Equals(TopologyConfig? other) => other is not null && NetworkConfig.SequenceEqual(Networks, other.Networks);
+
+    public override int GetHashCode()
+    {
+        var hash = default(HashCode);
+        foreach (NetworkConfig network in Networks)
+        {
+            hash.Add(network);
+        }
+
+        return hash.ToHashCode();
+    }
+
+    /// <summary>The rules of a topology. Reports each problem at its location; <paramref name="describe"/>
+    /// renders another location mentioned inside a message ("first used at ...").</summary>
+    internal static void Check(ImmutableArray<NetworkConfig> networks, Func<ConfigLocation, string> describe, Action<ConfigLocation, string> report)
+    {
+        if (networks.IsDefaultOrEmpty)
+        {
+            report(ConfigLocation.Root, "at least one network is required");
+            return;
+        }
+
+        var networkNames = new Dictionary<string, int>(StringComparer.Ordinal);
+        var listeners = new List<(Listener Key, ConfigLocation Where)>();
+        for (int n = 0; n < networks.Length; n++)
+        {
+            NetworkConfig? network = networks[n];
+            if (network is null)
+            {
+                report(new(n), "network is missing (null)");
+                continue;
+            }
+
+            CheckName(network.Name, "network", new(n, -1, "name"), networkNames, n, i => new(i, -1, "name"), describe, report);
+
+            if (network.MacAgeing < Defaults.MinMacAgeing || network.MacAgeing > Defaults.MaxMacAgeing)
+            {
+                report(new(n, -1, "mac-ageing"), $"MAC ageing time {network.MacAgeing.TotalSeconds:0.###} s is out of range ({Defaults.MinMacAgeing.TotalSeconds:0} s to {Defaults.MaxMacAgeing.TotalSeconds:0} s; default {Defaults.MacAgeing.TotalSeconds:0} s)");
+            }
+
+            if (network.MaxMacs is < 1 or > Defaults.MaxMacsLimit)
+            {
+                report(new(n, -1, "max-macs"), $"max-macs {network.MaxMacs} is out of range (1 to {Defaults.MaxMacsLimit}; default {Defaults.MaxMacs})");
+            }
+
+            ImmutableArray<PortConfig> ports = network.Ports.IsDefault ? [] : network.Ports;
+            var portNames = new Dictionary<string, int>(StringComparer.Ordinal);
+            for (int p = 0; p < ports.Length; p++)
+            {
+                PortConfig? port = ports[p];
+                if (port is null)
+                {
+                    report(new(n, p), "port is missing (null)");
+                    continue;
+                }
+
+                int networkIndex = n;
+                CheckName(port.Name, "port", new(n, p, "name"), portNames, p, i => new(networkIndex, i, "name"), describe, report);
+
+                if (port.Netdev is null)
+                {
+                    report(new(n, p, "netdev"), "a netdev spec is required (e.g. 'stream,addr.type=unix,addr.path=PATH,server=on')");
+                }
+                else
+                {
+                    foreach (Listener key in Listener.Of(port.Netdev))
+                    {
+                        var where = new ConfigLocation(n, p, "netdev");
+                        foreach ((Listener other, ConfigLocation otherWhere) in listeners)
+                        {
+                            if (key.ConflictsWith(other))
+                            {
+                                report(where, $"{key} is already used by {describe(otherWhere with { Field = null })}; two ports cannot bind the same socket address");
+                                break;
+                            }
+                        }
+
+                        listeners.Add((key, where));
+                    }
+                }
+
+                if (port.Vlan is null)
+                {
+                    report(new(n, p, "vlan"), "a VLAN configuration is required (VlanConfig.Default for access VLAN 1)");
+                }
+                else if (network.Hub && !port.Vlan.Equals(VlanConfig.Default))
+                {
+                    report(new(n, p, "vlan"), $"network {ConfigText.Quote(network.Name ?? string.Empty)} is a hub, and a hub has no VLANs: remove vlan/trunk/native-vlan from this port, or set hub: false");
+                }
+            }
+        }
+    }
+
+    private static void CheckName(
+        string? name, string what, ConfigLocation where, Dictionary<string, int> seen, int index,
+        Func<int, ConfigLocation> locationOf, Func<ConfigLocation, string> describe, Action<ConfigLocation, string> report)
+    {
+        if (ConfigText.CheckName(name) is { } problem)
+        {
+            report(where, $"{what} {problem}");
+        }
+        else if (!seen.TryAdd(name!, index))
+        {
+            string scope = what == "port" ? "within a network" : "within the topology";
+            report(where, $"duplicate {what} name '{name}' (also used by {describe(locationOf(seen[name!]))}; {what} names must be unique {scope})");
+        }
+    }
+
+    /// <summary>A socket address Switchyard binds: a unix path (stream server, vhost-user server, dgram
+    /// local) or a TCP/UDP host and port. Port 0 never conflicts: the kernel picks a free one.</summary>
+    private readonly record struct Listener(string Protocol, string? UnixPath, bool Abstract, IPAddress? Ip, string? HostName, int Port)
+    {
+        public static IEnumerable<Listener> Of(NetdevSpec spec)
+        {
+            switch (spec)
+            {
+                case StreamSpec { Server: true } stream:
+                    return From(stream.Address, "tcp");
+                case DgramSpec dgram:
+                    return From(dgram.Local, "udp");
+                case VhostUserSpec { Server: true } vhost:
+                    return From(new UnixSocketAddress(vhost.Path), "unix");
+                default:
+                    return [];
+            }
+        }
+
+        public bool ConflictsWith(Listener other)
+        {
+            if (UnixPath is not null || other.UnixPath is not null)
+            {
+                // Any socket type: a stream listener and a dgram socket cannot share a path either.
+                return UnixPath is not null && other.UnixPath is not null && Abstract == other.Abstract && UnixPath == other.UnixPath;
+            }
+
+            if (Protocol != other.Protocol || Port != other.Port || Port == 0)
+            {
+                return false;
+            }
+
+            if (Ip is not null && other.Ip is not null)
+            {
+                // A wildcard bind takes the port for every address of its family (and :: for both).
+                return Ip.Equals(other.Ip)
+                    || IsWildcard(Ip, other.Ip.AddressFamily) || IsWildcard(other.Ip, Ip.AddressFamily);
+            }
+
+            // A host name: unknown address, so it conflicts with the same name or with any wildcard.
+            return string.Equals(HostName, other.HostName, StringComparison.OrdinalIgnoreCase)
+                || (Ip is not null && (Ip.Equals(IPAddress.Any) || Ip.Equals(IPAddress.IPv6Any)))
+                || (other.Ip is not null && (other.Ip.Equals(IPAddress.Any) || other.Ip.Equals(IPAddress.IPv6Any)));
+        }
+
+        public override string ToString() => UnixPath is not null
+            ? $"unix socket {(Abstract ? "@" : string.Empty)}{UnixPath}"
+            : $"{Protocol} {(Ip is null ? HostName : Ip.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{Ip}]" : Ip.ToString())}:{Port}";
+
+        private static IEnumerable<Listener> From(SocketAddress address, string protocol) => address switch
+        {
+            // Compare full paths, so "a.sock" and "./a.sock" are recognised as one file.
+            UnixSocketAddress unix => [new("unix", unix.Abstract ? unix.Path : FullPath(unix.Path), unix.Abstract, null, null, 0)],
+            InetSocketAddress { Port: 0 } => [],
+            InetSocketAddress inet => [new(protocol, null, false, inet.Literal, inet.Literal is null ? inet.Host : null, inet.Port)],
+            _ => [],
+        };
+
+        private static string FullPath(string path)
+        {
+            try
+            {
+                return Path.GetFullPath(path);
+            }
+            catch (ArgumentException)
+            {
+                return path;
+            }
+        }
+
+        private static bool IsWildcard(IPAddress ip, AddressFamily otherFamily) =>
+            ip.Equals(IPAddress.IPv6Any) || (ip.Equals(IPAddress.Any) && otherFamily == AddressFamily.InterNetwork);
+    }
+}
