@@ -150,7 +150,7 @@ internal static class NetdevParser
 
     private static StreamSpec? ParseStream(SpecReader r)
     {
-        SocketAddress? address = ReadAddress(r, "addr", AddressRole.Stream);
+        NetdevAddress? address = ReadAddress(r, "addr", AddressRole.Stream);
         bool server = r.GetBool("server") ?? Defaults.StreamServer;
         int? seconds = r.GetInt("reconnect");
         int? milliseconds = r.GetInt("reconnect-ms");
@@ -182,8 +182,8 @@ internal static class NetdevParser
 
     private static DgramSpec? ParseDgram(SpecReader r)
     {
-        SocketAddress? local = ReadAddress(r, "local", AddressRole.DgramLocal);
-        SocketAddress? remote = ReadAddress(r, "remote", AddressRole.DgramRemote);
+        NetdevAddress? local = ReadAddress(r, "local", AddressRole.DgramLocal);
+        NetdevAddress? remote = ReadAddress(r, "remote", AddressRole.DgramRemote);
         foreach (string problem in DgramSpec.Check(local, remote))
         {
             r.Error(problem);
@@ -310,7 +310,7 @@ internal static class NetdevParser
     }
 
     // Reads PREFIX.type and the keys of that address type; reports keys of the other type.
-    private static SocketAddress? ReadAddress(SpecReader r, string prefix, AddressRole role)
+    private static NetdevAddress? ReadAddress(SpecReader r, string prefix, AddressRole role)
     {
         string typeKey = prefix + ".type";
         string pathKey = prefix + ".path";

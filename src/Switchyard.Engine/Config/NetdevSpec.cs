@@ -83,7 +83,7 @@ public abstract record NetdevSpec
 
         public void Add(string key, long value) => Add(key, value.ToString(CultureInfo.InvariantCulture));
 
-        public void Add(string prefix, SocketAddress address)
+        public void Add(string prefix, NetdevAddress address)
         {
             Add(prefix + ".type", address.Type);
             switch (address)
@@ -113,7 +113,7 @@ public sealed record StreamSpec : NetdevSpec
 {
     /// <summary>Throws <see cref="ConfigException"/> if the spec breaks a rule (see <see cref="Check"/>).
     /// A zero <paramref name="reconnect"/> means "do not reconnect", the same as null.</summary>
-    public StreamSpec(SocketAddress address, bool server = Defaults.StreamServer, TimeSpan? reconnect = null)
+    public StreamSpec(NetdevAddress address, bool server = Defaults.StreamServer, TimeSpan? reconnect = null)
     {
         ArgumentNullException.ThrowIfNull(address);
         reconnect = reconnect == TimeSpan.Zero ? null : reconnect;
@@ -129,7 +129,7 @@ public sealed record StreamSpec : NetdevSpec
     }
 
     /// <summary>Where to listen (server) or connect (client).</summary>
-    public SocketAddress Address { get; }
+    public NetdevAddress Address { get; }
 
     /// <summary>True: Switchyard listens and QEMU connects. False (QEMU's default): Switchyard connects.</summary>
     public bool Server { get; }
@@ -140,11 +140,11 @@ public sealed record StreamSpec : NetdevSpec
 
     public override string Kind => "stream";
 
-    public void Deconstruct(out SocketAddress address, out bool server) => (address, server) = (Address, Server);
+    public void Deconstruct(out NetdevAddress address, out bool server) => (address, server) = (Address, Server);
 
     /// <summary>The rules a stream spec must follow, as messages; empty if all hold. A null address is
     /// skipped (the caller has already reported it).</summary>
-    internal static List<string> Check(SocketAddress? address, bool server, TimeSpan? reconnect)
+    internal static List<string> Check(NetdevAddress? address, bool server, TimeSpan? reconnect)
     {
         var problems = new List<string>();
         if (address is InetSocketAddress { Port: 0 } && !server)
@@ -185,7 +185,7 @@ public sealed record StreamSpec : NetdevSpec
 public sealed record DgramSpec : NetdevSpec
 {
     /// <summary>Throws <see cref="ConfigException"/> if the spec breaks a rule (see <see cref="Check"/>).</summary>
-    public DgramSpec(SocketAddress local, SocketAddress remote)
+    public DgramSpec(NetdevAddress local, NetdevAddress remote)
     {
         ArgumentNullException.ThrowIfNull(local);
         ArgumentNullException.ThrowIfNull(remote);
@@ -200,19 +200,19 @@ public sealed record DgramSpec : NetdevSpec
     }
 
     /// <summary>The address Switchyard binds (port 0 lets the kernel choose).</summary>
-    public SocketAddress Local { get; }
+    public NetdevAddress Local { get; }
 
     /// <summary>The address Switchyard sends to: the QEMU side's bound address. Always set; the type is
     /// non-null because multicast (where QEMU makes it optional) is not supported.</summary>
-    public SocketAddress Remote { get; }
+    public NetdevAddress Remote { get; }
 
     public override string Kind => "dgram";
 
-    public void Deconstruct(out SocketAddress local, out SocketAddress remote) => (local, remote) = (Local, Remote);
+    public void Deconstruct(out NetdevAddress local, out NetdevAddress remote) => (local, remote) = (Local, Remote);
 
     /// <summary>The rules a dgram spec must follow, as messages; empty if all hold. Null addresses are
     /// skipped (the caller has already reported them).</summary>
-    internal static List<string> Check(SocketAddress? local, SocketAddress? remote)
+    internal static List<string> Check(NetdevAddress? local, NetdevAddress? remote)
     {
         var problems = new List<string>();
         CheckNotMulticast(local, "local", problems);
@@ -247,7 +247,7 @@ public sealed record DgramSpec : NetdevSpec
         return problems;
     }
 
-    private static void CheckNotMulticast(SocketAddress? address, string role, List<string> problems)
+    private static void CheckNotMulticast(NetdevAddress? address, string role, List<string> problems)
     {
         if (address is InetSocketAddress { Literal: { } ip } && IsMulticast(ip))
         {

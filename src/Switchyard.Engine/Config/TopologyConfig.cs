@@ -311,7 +311,7 @@ public sealed record TopologyConfig
             ? $"unix socket {(Abstract ? "@" : string.Empty)}{UnixPath}"
             : $"{Protocol} {(Ip is null ? HostName : Ip.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{Ip}]" : Ip.ToString())}:{Port}";
 
-        private static IEnumerable<Listener> From(SocketAddress address, string protocol) => address switch
+        private static IEnumerable<Listener> From(NetdevAddress address, string protocol) => address switch
         {
             // Compare full paths, so "a.sock" and "./a.sock" are recognised as one file.
             UnixSocketAddress unix => [new("unix", unix.Abstract ? unix.Path : FullPath(unix.Path), unix.Abstract, null, null, 0)],

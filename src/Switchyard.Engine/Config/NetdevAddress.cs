@@ -12,9 +12,9 @@ using System.Text;
 namespace Switchyard.Engine.Config;
 
 /// <summary>Where a socket is: <see cref="UnixSocketAddress"/> or <see cref="InetSocketAddress"/>.</summary>
-public abstract record SocketAddress
+public abstract record NetdevAddress
 {
-    private protected SocketAddress()
+    private protected NetdevAddress()
     {
     }
 
@@ -33,7 +33,7 @@ public abstract record SocketAddress
 }
 
 /// <summary>A unix domain socket: a filesystem path, or a name in Linux's abstract namespace.</summary>
-public sealed record UnixSocketAddress : SocketAddress
+public sealed record UnixSocketAddress : NetdevAddress
 {
     /// <summary>Throws <see cref="ConfigException"/> if the path is empty, holds a NUL, or is longer than
     /// <see cref="Defaults.MaxUnixPathBytes"/> bytes in UTF-8.</summary>
@@ -91,7 +91,7 @@ public sealed record UnixSocketAddress : SocketAddress
 }
 
 /// <summary>An IPv4/IPv6 address or host name, and a TCP or UDP port.</summary>
-public sealed record InetSocketAddress : SocketAddress
+public sealed record InetSocketAddress : NetdevAddress
 {
     /// <summary>Throws <see cref="ConfigException"/> if the host is neither an IP literal nor a host
     /// name, or the port is outside 0..65535. Port 0 ("pick any") is allowed here; specs allow it only
