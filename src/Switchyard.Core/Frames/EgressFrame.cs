@@ -63,6 +63,42 @@ public readonly ref struct EgressFrame
         _ => Data.Length,
     };
 
+    /// <summary>Copies bytes <paramref name="offset"/> .. offset + destination.Length of the outgoing frame
+    /// (after the rewrite) into <paramref name="destination"/>: for scattering one frame over several guest
+    /// buffers. The range must lie inside <see cref="Length"/>.</summary>
+    public void CopySlice(int offset, Span<byte> destination)
+    {
+        const int macs = 2 * Ethernet.AddressLength;
+        ReadOnlySpan<byte> data = Data;
+        if (Rewrite == VlanRewrite.None)
+        {
+            data.Slice(offset, destination.Length).CopyTo(destination);
+            return;
+        }
+
+        // Map the output range onto the three pieces of the output: MACs, tag (Insert) or nothing
+        // (Strip), and the rest of the input.
+        Span<byte> tag = stackalloc byte[Ethernet.VlanTagLength];
+        BinaryPrimitives.WriteUInt16BigEndian(tag, Ethernet.EtherTypeVlan);
+        BinaryPrimitives.WriteUInt16BigEndian(tag[2..], TagControl);
+        int tagLength = Rewrite == VlanRewrite.Insert ? Ethernet.VlanTagLength : 0;
+        int restStart = Rewrite == VlanRewrite.Strip ? macs + Ethernet.VlanTagLength : macs;
+        int written = 0;
+        while (written < destination.Length)
+        {
+            int at = offset + written;
+            Span<byte> dst = destination[written..];
+            ReadOnlySpan<byte> piece = at < macs
+                ? data[at..macs]
+                : at < macs + tagLength
+                    ? tag[(at - macs)..]
+                    : data[(restStart + (at - macs - tagLength))..];
+            int n = Math.Min(piece.Length, dst.Length);
+            piece[..n].CopyTo(dst);
+            written += n;
+        }
+    }
+
     /// <summary>Copies the outgoing frame into <paramref name="destination"/>, which must hold
     /// <see cref="Length"/> bytes; returns the number of bytes written.</summary>
     public int CopyTo(Span<byte> destination)
