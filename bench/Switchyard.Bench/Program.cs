@@ -1,0 +1,107 @@
+// switchyard-bench: benchmarks that run Switchyard and the tool a user would otherwise pick side by
+// side in one run, alternating (A B A B ...), every run time-bounded, and report medians and ratios.
+// Subcommands: `stream` (two synthetic peers through the switch; see StreamBenchmark).
+namespace Switchyard.Bench;
+
+internal static class Program
+{
+    private const string Usage = """
+        Usage: switchyard-bench <command> [options]
+
+        Commands:
+          stream   Two synthetic peers through the switch (Switchyard's stream socket, vde_switch, a ceiling)
+
+        Run `switchyard-bench <command> --help` for the options of a command.
+
+        """;
+
+    private static int Main(string[] args)
+    {
+        if (args.Length == 0)
+        {
+            Console.Error.Write(Usage);
+            return 2;
+        }
+
+        switch (args[0])
+        {
+            case "-h" or "--help" or "help":
+                Console.Out.Write(Usage);
+                return 0;
+            case "stream":
+                return RunStream(args[1..]);
+            default:
+                Console.Error.WriteLine($"switchyard-bench: unknown command '{args[0]}'");
+                Console.Error.Write(Usage);
+                return 2;
+        }
+    }
+
+    private static int RunStream(string[] args)
+    {
+        StreamOptions? options;
+        try
+        {
+            options = StreamOptions.Parse(args);
+        }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine($"switchyard-bench stream: {e.Message}");
+            Console.Error.WriteLine("Run `switchyard-bench stream --help` for the options.");
+            return 2;
+        }
+
+        if (options is null)
+        {
+            Console.Out.Write(StreamOptions.Help);
+            return 0;
+        }
+
+        using var children = new ChildProcesses();
+        try
+        {
+            return new StreamBenchmark(options, children).Run();
+        }
+        catch (BenchException e)
+        {
+            Console.Error.WriteLine($"switchyard-bench stream: {e.Message}");
+            return 1;
+        }
+    }
+}
+
+/// <summary>A bad command line; the message says what to change.</summary>
+internal sealed class UsageException : Exception
+{
+    public UsageException()
+    {
+    }
+
+    public UsageException(string message)
+        : base(message)
+    {
+    }
+
+    public UsageException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
+
+/// <summary>The benchmark could not run (a tool missing, a daemon that never got ready, ...).</summary>
+internal sealed class BenchException : Exception
+{
+    public BenchException()
+    {
+    }
+
+    public BenchException(string message)
+        : base(message)
+    {
+    }
+
+    public BenchException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
