@@ -26,6 +26,8 @@ public sealed class Epoll : IDisposable
     public unsafe void Remove(int target)
     {
         epoll_event ev = default;
+
+        // SAFETY: &ev points at a live local; the kernel ignores it for EPOLL_CTL_DEL (pre-2.6.9 kernels required it).
         if (LibC.epoll_ctl(fd, LibC.EPOLL_CTL_DEL, target, &ev) < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
@@ -40,6 +42,7 @@ public sealed class Epoll : IDisposable
     /// An interrupted wait returns 0.</summary>
     public unsafe int Wait(Span<epoll_event> events, int timeoutMs)
     {
+        // SAFETY: `p` pins `events` for the call and maxevents is its exact length, so the kernel writes inside it.
         fixed (epoll_event* p = events)
         {
             int n = LibC.epoll_wait(fd, p, events.Length, timeoutMs);
@@ -67,6 +70,8 @@ public sealed class Epoll : IDisposable
     private unsafe void Control(int op, int target, uint events, ulong token)
     {
         epoll_event ev = new() { events = events, data = token };
+
+        // SAFETY: &ev points at a live local that epoll_ctl only reads.
         if (LibC.epoll_ctl(fd, op, target, &ev) < 0)
         {
             throw new IOException($"epoll_ctl({op}, {target}) failed: {Marshal.GetLastPInvokeErrorMessage()}");

@@ -26,6 +26,8 @@ public sealed class EventFd : IDisposable
     public unsafe void Signal()
     {
         ulong one = 1;
+
+        // SAFETY: write reads exactly sizeof(ulong) bytes from a live local.
         _ = LibC.write(fd, &one, sizeof(ulong));
     }
 
@@ -33,6 +35,8 @@ public sealed class EventFd : IDisposable
     public unsafe bool Drain()
     {
         ulong value;
+
+        // SAFETY: read writes at most sizeof(ulong) bytes into a live local.
         return LibC.read(fd, &value, sizeof(ulong)) == sizeof(ulong);
     }
 

@@ -3,6 +3,13 @@
 // Theory of operation: thin LibraryImport declarations with C names and C constants, plus small
 // safe wrappers elsewhere in this project. Every call sets errno through SetLastError so a wrapper
 // can turn a failure into a status (data path) or a typed exception (control path).
+//
+// Layouts and constants are those of x86_64 Linux with glibc (the only target); the tests in
+// Switchyard.Native.Tests assert every struct's size and field offsets against the C headers:
+//   struct epoll_event 12 (packed), struct iovec 16, struct msghdr 56, struct cmsghdr 16.
+// The CMSG_* helpers reproduce glibc's <bits/socket.h> macros (alignment to sizeof(size_t)).
+// fcntl is variadic in C; declaring it with one int argument is the usual, ABI-correct way to call
+// it on x86_64 (the int travels in the same register either way).
 using System.Runtime.InteropServices;
 
 namespace Switchyard.Native;
@@ -15,6 +22,36 @@ public struct epoll_event
 {
     public uint events;
     public ulong data;
+}
+
+/// <summary>struct iovec (sizeof == 16).</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct iovec
+{
+    public void* iov_base;
+    public nuint iov_len;
+}
+
+/// <summary>struct msghdr (sizeof == 56): socklen_t msg_namelen is followed by 4 bytes of padding.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal unsafe struct msghdr
+{
+    public void* msg_name;
+    public uint msg_namelen;
+    public iovec* msg_iov;
+    public nuint msg_iovlen;
+    public void* msg_control;
+    public nuint msg_controllen;
+    public int msg_flags;
+}
+
+/// <summary>struct cmsghdr (sizeof == 16); the data (CMSG_DATA) follows at offset 16.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct cmsghdr
+{
+    public nuint cmsg_len;
+    public int cmsg_level;
+    public int cmsg_type;
 }
 
 internal static unsafe partial class LibC
@@ -32,8 +69,51 @@ internal static unsafe partial class LibC
     public const int EBADF = 9;
     public const int ENOENT = 2;
 
+    public const int EINVAL = 22;
+    public const int EMFILE = 24;
+
+    public const int MSG_CTRUNC = 0x8;
+    public const int MSG_TRUNC = 0x20;
     public const int MSG_DONTWAIT = 0x40;
     public const int MSG_NOSIGNAL = 0x4000;
+    public const int MSG_CMSG_CLOEXEC = 0x40000000;
+
+    public const int AF_UNIX = 1;
+    public const int SOCK_STREAM = 1;
+    public const int SOCK_NONBLOCK = 0x800;
+    public const int SOCK_CLOEXEC = 0x80000;
+    public const int SOL_SOCKET = 1;
+    public const int SCM_RIGHTS = 1;
+
+    public const int PROT_READ = 0x1;
+    public const int PROT_WRITE = 0x2;
+    public const int MAP_SHARED = 0x01;
+    public const int MAP_NORESERVE = 0x4000;
+
+    /// <summary>(void*)-1, what mmap returns on failure.</summary>
+    public static readonly void* MAP_FAILED = (void*)-1;
+
+    public const uint MFD_CLOEXEC = 0x1;
+
+    public const int F_GETFD = 1;
+    public const int F_DUPFD_CLOEXEC = 1030;
+
+    // struct stat on x86_64 glibc: 144 bytes; st_mode at 24, st_size at 48.
+    public const int STAT_SIZE = 144;
+    public const int STAT_ST_MODE_OFFSET = 24;
+    public const int STAT_ST_SIZE_OFFSET = 48;
+    public const uint S_IFMT = 0xF000;
+    public const uint S_IFREG = 0x8000;
+    public const uint S_IFSOCK = 0xC000;
+
+    /// <summary>CMSG_ALIGN: round up to sizeof(size_t).</summary>
+    public static int CMSG_ALIGN(int len) => (len + sizeof(nuint) - 1) & ~(sizeof(nuint) - 1);
+
+    /// <summary>CMSG_SPACE: bytes a control message with <paramref name="len"/> data bytes occupies.</summary>
+    public static int CMSG_SPACE(int len) => CMSG_ALIGN(len) + CMSG_ALIGN(sizeof(cmsghdr));
+
+    /// <summary>CMSG_LEN: the cmsg_len value for <paramref name="len"/> data bytes.</summary>
+    public static int CMSG_LEN(int len) => CMSG_ALIGN(sizeof(cmsghdr)) + len;
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int epoll_create1(int flags);
@@ -64,4 +144,35 @@ internal static unsafe partial class LibC
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int lstat(string path, byte* buf);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int fstat(int fd, byte* buf);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint recvmsg(int sockfd, msghdr* msg, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint sendmsg(int sockfd, msghdr* msg, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int socketpair(int domain, int type, int protocol, int* sv);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial void* mmap(void* addr, nuint length, int prot, int flags, int fd, long offset);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int munmap(void* addr, nuint length);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int memfd_create(string name, uint flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int ftruncate(int fd, long length);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int dup(int oldfd);
+
+    /// <summary>fcntl(fd, cmd, int arg): the variadic C function called with one int argument.</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int fcntl(int fd, int cmd, int arg);
 }

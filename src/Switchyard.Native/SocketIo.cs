@@ -19,6 +19,7 @@ public static class SocketIo
     /// <summary>recv(MSG_DONTWAIT). Bytes == 0 with Ok means the peer closed the stream.</summary>
     public static unsafe IoResult Receive(int fd, Span<byte> buffer)
     {
+        // SAFETY: `p` pins `buffer` for the call and len is its exact length, so recv writes inside it.
         fixed (byte* p = buffer)
         {
             while (true)
@@ -41,6 +42,7 @@ public static class SocketIo
     /// <summary>send(MSG_DONTWAIT | MSG_NOSIGNAL); may send fewer bytes than asked on a stream.</summary>
     public static unsafe IoResult Send(int fd, ReadOnlySpan<byte> buffer)
     {
+        // SAFETY: `p` pins `buffer` for the call and len is its exact length; send only reads it.
         fixed (byte* p = buffer)
         {
             while (true)
