@@ -167,6 +167,9 @@ public sealed partial class Daemon : IAsyncDisposable
                 ["flushed"] = c.Flushed,
                 ["fdb_full"] = c.FdbFull,
                 ["fdb_entries"] = c.FdbEntries,
+                ["software_checksums"] = c.SoftwareChecksums,
+                ["software_segmented_frames"] = c.SoftwareSegmentedFrames,
+                ["software_segments"] = c.SoftwareSegments,
                 ["ports_closed_by_peer"] = n.PortsClosedByPeer,
             };
             result.Add(new NetworkInfo(n.Name, n.Config.Hub, attachments, ports, counters, DropsOf(n.ClosedPortDrops)));

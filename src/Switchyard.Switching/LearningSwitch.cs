@@ -11,8 +11,27 @@
 //      ingress port (no reflection);
 //   4. hands each egress port an EgressFrame: the ingress bytes plus a tag rewrite (strip, insert or
 //      none) that the port applies while it copies the frame into its medium. The switch itself
-//      copies a frame only to re-tag a priority-tagged frame for a trunk (rare; one copy per frame).
-// In hub mode steps 1-3 are skipped: every frame goes to every other port unchanged.
+//      copies a frame only to re-tag a priority-tagged frame for a trunk (rare; one copy per frame);
+//   5. completes offloads the egress port cannot carry (DESIGN.md, "The data path"). A frame from a
+//      virtio-net guest may carry a partial checksum (NEEDS_CSUM) or be a GSO super frame. A port whose
+//      Offloads say it can take that gets the frame and its OffloadInfo untouched. For any other port
+//      the switch does the work in software, on its own offload scratch buffer and in the frame's
+//      ingress layout (the L4 checksum and the IP headers do not cover the Ethernet header, so the
+//      egress port still applies the tag rewrite while it copies, as for any frame):
+//        - NEEDS_CSUM: the frame is copied once into the scratch and its checksum completed there
+//          (Switchyard.Protocols.OffloadCompletion); every port of a flood that needs it gets that
+//          same completed copy, so the work is done once per frame, not once per port;
+//        - GSO: segments are produced one at a time into the scratch (GsoSegmenter) and each is
+//          transmitted as a plain frame before the next is written. A flood segments again for each
+//          port that needs it. Trade-off: segmenting once for all such ports would need either room
+//          for every segment at once (up to ~64 KiB of payload plus a copy of the headers per
+//          segment) or a list of pending ports per frame; floods of TCP super frames to several
+//          non-offload ports are rare (TCP is unicast once the FDB has learned), so we pay the CPU
+//          instead of the memory and the bookkeeping.
+//      A request that cannot be completed (malformed metadata or headers, or a kind not implemented,
+//      such as legacy UFO) is dropped on that egress port and counted as tx_offload_malformed or
+//      tx_offload_unsupported; the frame still goes to every port that can carry it.
+// In hub mode steps 1-3 are skipped: every frame goes to every other port unchanged (step 5 applies).
 //
 // What it trusts: its ports (our code) to call it on the loop thread and to copy frames before
 // Transmit returns. What it does not trust: frame contents. Every byte that comes from a guest is
@@ -20,12 +39,16 @@
 //
 // What it owns: the port list (copy-on-write arrays, so a flood that is walking the list is not
 // disturbed when a port closes from inside its own Transmit), the forwarding database, a scratch
-// buffer for re-tagging, and its counters. It does not own the ports' lifetimes: it attaches them,
-// but starting and stopping them is the caller's job. Nothing on the Receive path allocates.
+// buffer for re-tagging, one for software offloads (64 KiB, allocated the first time a frame needs
+// it), and its counters. Each scratch buffer belongs to one frame at a time: if a port re-enters
+// Receive from inside Transmit while the outer frame still uses one, the inner frame gets a
+// temporary array instead. It does not own the ports' lifetimes: it attaches them, but starting and
+// stopping them is the caller's job. Nothing on the Receive path allocates in steady state.
 using System.Buffers.Binary;
 using System.Collections.ObjectModel;
 using Switchyard.Core.Frames;
 using Switchyard.Core.Ports;
+using Switchyard.Protocols;
 
 namespace Switchyard.Switching;
 
@@ -36,6 +59,10 @@ public sealed class LearningSwitch : IFrameSink
 {
     private const ushort VidMask = 0x0FFF;
 
+    /// <summary>Size of the software-offload scratch buffer: the largest frame a virtio-net header can
+    /// describe (hdr_len, gso_size and the IP lengths are 16-bit), so it never grows in practice.</summary>
+    private const int OffloadScratchLength = 64 * 1024;
+
     private readonly TimeProvider clock;
     private readonly Action<Port, string>? onPortClosed;
     private readonly ForwardingDatabase fdb;
@@ -45,6 +72,8 @@ public sealed class LearningSwitch : IFrameSink
     private ReadOnlyCollection<Port> portList = ReadOnlyCollection<Port>.Empty;
     private byte[] retagScratch = [];
     private bool retagScratchBusy;
+    private byte[] offloadScratch = [];
+    private bool offloadScratchBusy;
 
     /// <param name="name">The network's name, for messages.</param>
     /// <param name="clock">Source of FDB timestamps (a manual clock in tests).</param>
@@ -181,15 +210,22 @@ public sealed class LearningSwitch : IFrameSink
         if (Options.Hub)
         {
             Counters.flooded++;
-            var plain = new EgressFrame(frame, VlanRewrite.None, 0, offload);
-            SwitchPort[] all = ports;
-            for (int i = 0; i < all.Length; i++)
+            var everywhere = new Outgoing(frame, 0, false, 0, offload);
+            try
             {
-                SwitchPort egress = all[i];
-                if (!ReferenceEquals(egress, source) && !egress.Removed && CanCarry(egress.Port, offload))
+                SwitchPort[] all = ports;
+                for (int i = 0; i < all.Length; i++)
                 {
-                    egress.Port.Transmit(in plain);
+                    SwitchPort egress = all[i];
+                    if (!ReferenceEquals(egress, source) && !egress.Removed)
+                    {
+                        Emit(egress, frame, VlanRewrite.None, 0, ref everywhere);
+                    }
                 }
+            }
+            finally
+            {
+                Release(ref everywhere);
             }
 
             return;
@@ -272,38 +308,28 @@ public sealed class LearningSwitch : IFrameSink
         }
         finally
         {
-            if (outgoing.OwnsScratch)
-            {
-                retagScratchBusy = false;
-            }
+            Release(ref outgoing);
         }
     }
 
-    /// <summary>True when <paramref name="port"/> can take <paramref name="offload"/> on its wire; counts
-    /// a drop on it otherwise.</summary>
-    private static bool CanCarry(Port port, in OffloadInfo offload)
+    /// <summary>True when a port with <paramref name="have"/> can take <paramref name="offload"/> on its wire
+    /// as it is. No port advertises UDP segmentation, so USO frames are always segmented in software.</summary>
+    private static bool CanCarry(PortOffloads have, in OffloadInfo offload)
     {
         if (offload.IsPlain)
         {
             return true;
         }
 
-        PortOffloads have = port.Offloads;
         bool checksumOk = !offload.NeedsChecksum || (have & PortOffloads.PartialChecksum) != 0;
         int gso = offload.GsoType & ~OffloadInfo.GsoEcn;
         bool gsoOk = !offload.IsGso
             || ((gso is OffloadInfo.GsoTcpV4 or OffloadInfo.GsoTcpV6) && (have & PortOffloads.TcpSegmentation) != 0);
-        if (checksumOk && gsoOk)
-        {
-            return true;
-        }
-
-        // TODO(software offloads): this is the one place where a frame the egress port cannot carry
-        // should get its checksum completed / be segmented in software (DESIGN.md, "The data path").
-        // Until that lands the frame is dropped for this port only, and counted.
-        port.Counters.Drop(DropReason.TxOffloadUnsupported);
-        return false;
+        return checksumOk && gsoOk;
     }
+
+    private static DropReason DropReasonFor(OffloadError error) =>
+        OffloadErrors.IsUnsupported(error) ? DropReason.TxOffloadUnsupported : DropReason.TxOffloadMalformed;
 
     /// <summary>Lifetime in TimeProvider timestamp units, rounded up so an entry lives at least that long.</summary>
     private static long ToTimestampUnits(TimeSpan span, long frequency)
@@ -333,12 +359,6 @@ public sealed class LearningSwitch : IFrameSink
     /// <summary>Gives one frame to one egress port with the tag rewrite its VLAN membership needs.</summary>
     private void Send(SwitchPort egress, ref Outgoing frame)
     {
-        Port port = egress.Port;
-        if (!CanCarry(port, frame.Offload))
-        {
-            return;
-        }
-
         ReadOnlySpan<byte> data = frame.Data;
         VlanRewrite rewrite;
         ushort tagControl = 0;
@@ -365,8 +385,122 @@ public sealed class LearningSwitch : IFrameSink
             rewrite = VlanRewrite.None;
         }
 
-        var egressFrame = new EgressFrame(data, rewrite, tagControl, frame.Offload);
-        port.Transmit(in egressFrame);
+        Emit(egress, data, rewrite, tagControl, ref frame);
+    }
+
+    /// <summary>Transmits <paramref name="data"/> (the frame in its ingress layout, possibly re-tagged) to
+    /// one port: as it is when the port can carry the frame's offloads, otherwise completed in software
+    /// (step 5 of the theory of operation).</summary>
+    private void Emit(SwitchPort egress, ReadOnlySpan<byte> data, VlanRewrite rewrite, ushort tagControl, ref Outgoing frame)
+    {
+        Port port = egress.Port;
+        if (CanCarry(port.Offloads, frame.Offload))
+        {
+            var egressFrame = new EgressFrame(data, rewrite, tagControl, frame.Offload);
+            port.Transmit(in egressFrame);
+        }
+        else if (frame.Offload.IsGso)
+        {
+            EmitSegmented(egress, data, rewrite, tagControl, ref frame);
+        }
+        else
+        {
+            EmitChecksummed(port, data, rewrite, tagControl, ref frame);
+        }
+    }
+
+    /// <summary>Sends the frame with its partial checksum completed, completing it once per frame (per
+    /// source bytes: a re-tagged copy is a second source) and reusing the result for every later port.</summary>
+    private void EmitChecksummed(Port port, ReadOnlySpan<byte> data, VlanRewrite rewrite, ushort tagControl, ref Outgoing frame)
+    {
+        if (frame.ChecksumSource != data)
+        {
+            Span<byte> copy = RentOffloadScratch(ref frame, data.Length);
+            data.CopyTo(copy);
+            frame.ChecksumSource = data;
+            if (OffloadCompletion.TryCompleteChecksum(copy, frame.Offload, out OffloadError error))
+            {
+                Counters.softwareChecksums++;
+                frame.Checksummed = copy;
+            }
+            else
+            {
+                frame.Checksummed = default;
+                frame.ChecksumError = error;
+            }
+        }
+
+        if (frame.Checksummed.IsEmpty)
+        {
+            port.Counters.Drop(DropReasonFor(frame.ChecksumError));
+            return;
+        }
+
+        var completed = new EgressFrame(frame.Checksummed, rewrite, tagControl, OffloadInfo.None);
+        port.Transmit(in completed);
+    }
+
+    /// <summary>Segments the GSO super frame for one port, transmitting each segment from the scratch
+    /// buffer before writing the next.</summary>
+    private void EmitSegmented(SwitchPort egress, ReadOnlySpan<byte> data, VlanRewrite rewrite, ushort tagControl, ref Outgoing frame)
+    {
+        Port port = egress.Port;
+        if (!GsoSegmenter.TryCreate(data, frame.Offload, out GsoSegmenter segmenter, out OffloadError error))
+        {
+            port.Counters.Drop(DropReasonFor(error));
+            return;
+        }
+
+        Span<byte> scratch = RentOffloadScratch(ref frame, segmenter.MaxSegmentLength);
+        Counters.softwareSegmentedFrames++;
+
+        // Stop if the port closes itself from inside Transmit: the rest would only be counted as drops.
+        while (!egress.Removed && segmenter.TryNext(scratch, out int length))
+        {
+            Counters.softwareSegments++;
+            var segment = new EgressFrame(scratch[..length], rewrite, tagControl, OffloadInfo.None);
+            port.Transmit(in segment);
+        }
+    }
+
+    /// <summary>The first <paramref name="length"/> bytes of the offload scratch buffer for this frame. The
+    /// contents are the caller's to overwrite (a frame's earlier use of it has been transmitted already).</summary>
+    private Span<byte> RentOffloadScratch(scoped ref Outgoing frame, int length)
+    {
+        if (!frame.OwnsOffloadScratch)
+        {
+            if (offloadScratchBusy)
+            {
+                // A port answered synchronously from inside Transmit and we are re-entered while the outer
+                // frame still uses the scratch buffer: rare enough to allocate.
+                return new byte[length];
+            }
+
+            offloadScratchBusy = true;
+            frame.OwnsOffloadScratch = true;
+        }
+
+        if (offloadScratch.Length < length)
+        {
+            // Once, for the first offloaded frame (frames are at most 64 KiB); never per frame after that.
+            offloadScratch = new byte[Math.Max(length, OffloadScratchLength)];
+        }
+
+        return offloadScratch.AsSpan(0, length);
+    }
+
+    /// <summary>Gives back the scratch buffers <paramref name="frame"/> used.</summary>
+    private void Release(ref Outgoing frame)
+    {
+        if (frame.OwnsScratch)
+        {
+            retagScratchBusy = false;
+        }
+
+        if (frame.OwnsOffloadScratch)
+        {
+            offloadScratchBusy = false;
+        }
     }
 
     /// <summary>Sets RetaggedData: the frame with its tag's VID set to the frame's VLAN (PCP and DEI kept),
@@ -416,5 +550,13 @@ public sealed class LearningSwitch : IFrameSink
         /// <summary>The re-tagged copy, once made.</summary>
         public ReadOnlySpan<byte> RetaggedData;
         public bool OwnsScratch;
+
+        /// <summary>The bytes the checksum was last completed from (Data or RetaggedData), once tried.</summary>
+        public ReadOnlySpan<byte> ChecksumSource;
+
+        /// <summary>That frame with its checksum completed; empty when completion failed with ChecksumError.</summary>
+        public ReadOnlySpan<byte> Checksummed;
+        public OffloadError ChecksumError;
+        public bool OwnsOffloadScratch;
     }
 }

@@ -18,6 +18,9 @@ public sealed class SwitchCounters
     internal long flushed;
     internal long fdbFull;
     internal long fdbEntries;
+    internal long softwareChecksums;
+    internal long softwareSegmentedFrames;
+    internal long softwareSegments;
 
     /// <summary>Frames sent to every other member of their VLAN (group destination, unknown unicast, hub mode).</summary>
     public long Flooded => Volatile.Read(ref flooded);
@@ -45,4 +48,15 @@ public sealed class SwitchCounters
 
     /// <summary>Entries in the forwarding database now (a gauge).</summary>
     public long FdbEntries => Volatile.Read(ref fdbEntries);
+
+    /// <summary>Partial checksums (NEEDS_CSUM) the switch completed for egress ports that cannot take
+    /// them (software_checksums). Counted once per frame: every such port of a flood shares the result.</summary>
+    public long SoftwareChecksums => Volatile.Read(ref softwareChecksums);
+
+    /// <summary>GSO super frames the switch segmented for egress ports that cannot take them
+    /// (software_segmented_frames). Counted once per egress port: a flood segments again for each one.</summary>
+    public long SoftwareSegmentedFrames => Volatile.Read(ref softwareSegmentedFrames);
+
+    /// <summary>Segments produced by software segmentation and handed to ports (software_segments).</summary>
+    public long SoftwareSegments => Volatile.Read(ref softwareSegments);
 }

@@ -1,4 +1,5 @@
-// Hub mode and offload handling.
+// Hub mode, and offloads passed through to ports that can carry them (software completion for the
+// others is in SoftwareOffloadTests).
 using Switchyard.Core.Frames;
 using Switchyard.Core.Ports;
 using static Switchyard.Switching.Tests.TestFrames;
@@ -40,52 +41,6 @@ public sealed class HubAndOffloadTests : SwitchTestBase
     }
 
     [Fact]
-    public void Offload_NeedsChecksumToPortWithoutOffloads_DroppedAsTxOffloadUnsupported()
-    {
-        LearningSwitch sw = NewSwitch();
-        TestPort ingress = AddPort(sw, "in", offloads: PortOffloads.PartialChecksum);
-        TestPort plain = AddPort(sw, "plain");
-        TestPort capable = AddPort(sw, "capable", offloads: PortOffloads.PartialChecksum);
-        var offload = new OffloadInfo(OffloadInfo.FlagNeedsChecksum, OffloadInfo.GsoNone, 0, 0, 34, 16);
-
-        ingress.Inject(Untagged(Broadcast, MacA), offload);
-
-        Assert.Empty(plain.Sent);
-        Assert.Equal(1, plain.Counters.Drops(DropReason.TxOffloadUnsupported));
-        Assert.Equal(offload, Assert.Single(capable.Sent).Offload);
-        Assert.Equal(0, capable.Counters.TotalDrops);
-    }
-
-    [Fact]
-    public void Offload_TcpGsoToPortWithChecksumOffloadOnly_DroppedAsTxOffloadUnsupported()
-    {
-        LearningSwitch sw = NewSwitch();
-        TestPort ingress = AddPort(sw, "in", offloads: PortOffloads.PartialChecksum | PortOffloads.TcpSegmentation);
-        TestPort csumOnly = AddPort(sw, "csum", offloads: PortOffloads.PartialChecksum);
-        TestPort full = AddPort(sw, "full", offloads: PortOffloads.PartialChecksum | PortOffloads.TcpSegmentation);
-        var gso = new OffloadInfo(OffloadInfo.FlagNeedsChecksum, OffloadInfo.GsoTcpV4, 54, 1448, 34, 16);
-
-        ingress.Inject(Untagged(Broadcast, MacA, 3000), gso);
-
-        Assert.Equal(1, csumOnly.Counters.Drops(DropReason.TxOffloadUnsupported));
-        Assert.Single(full.Sent);
-    }
-
-    [Fact]
-    public void Offload_UdpGso_NeverCarriedSinceNoPortAdvertisesIt()
-    {
-        LearningSwitch sw = NewSwitch();
-        TestPort ingress = AddPort(sw, "in");
-        TestPort full = AddPort(sw, "full", offloads: PortOffloads.PartialChecksum | PortOffloads.TcpSegmentation);
-        var gso = new OffloadInfo(OffloadInfo.FlagNeedsChecksum, OffloadInfo.GsoUdpL4, 42, 1400, 34, 6);
-
-        ingress.Inject(Untagged(Broadcast, MacA, 3000), gso);
-
-        Assert.Empty(full.Sent);
-        Assert.Equal(1, full.Counters.Drops(DropReason.TxOffloadUnsupported));
-    }
-
-    [Fact]
     public void Offload_AccessToTrunk_OffsetsShiftedByInsertedTag()
     {
         LearningSwitch sw = NewSwitch();
@@ -96,19 +51,5 @@ public sealed class HubAndOffloadTests : SwitchTestBase
         access.Inject(Untagged(Broadcast, MacA), offload);
 
         Assert.Equal(38, Assert.Single(trunk.Sent).Offload.ChecksumStart);
-    }
-
-    [Fact]
-    public void Hub_OffloadFrameToPortWithoutOffloads_DroppedAsTxOffloadUnsupported()
-    {
-        LearningSwitch sw = NewSwitch(new SwitchOptions { Hub = true });
-        TestPort ingress = AddPort(sw, "in");
-        TestPort plain = AddPort(sw, "plain");
-        var offload = new OffloadInfo(OffloadInfo.FlagNeedsChecksum, OffloadInfo.GsoNone, 0, 0, 34, 16);
-
-        ingress.Inject(Untagged(Broadcast, MacA), offload);
-
-        Assert.Empty(plain.Sent);
-        Assert.Equal(1, plain.Counters.Drops(DropReason.TxOffloadUnsupported));
     }
 }

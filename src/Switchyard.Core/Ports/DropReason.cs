@@ -26,6 +26,9 @@ public enum DropReason
     /// <summary>An untagged frame on a trunk port with no native VLAN.</summary>
     RxUntaggedOnTrunk,
 
+    /// <summary>A guest's TX descriptor chain or virtio-net header broke a virtio rule; the chain was returned empty.</summary>
+    RxBadDescriptor,
+
     /// <summary>A frame that arrived on a port not attached to any switch.</summary>
     RxNoSwitch,
 
@@ -41,8 +44,14 @@ public enum DropReason
     /// <summary>A frame larger than the egress medium can carry.</summary>
     TxTooBig,
 
-    /// <summary>The egress port cannot take this frame's offloads and it could not be completed in software.</summary>
+    /// <summary>The egress port cannot take this frame's offloads, and the switch does not complete that kind
+    /// in software (legacy UFO, UDP-tunnel GSO, IPv6 extension headers under GSO).</summary>
     TxOffloadUnsupported,
+
+    /// <summary>The egress port cannot take this frame's offloads and the offload request was malformed
+    /// (virtio_net_hdr fields or packet headers inconsistent with the frame), so it could not be completed
+    /// in software either. Switchyard.Protocols.OffloadError names the rule.</summary>
+    TxOffloadMalformed,
 
     /// <summary>No buffer was free in the frame pool.</summary>
     NoBuffer,
@@ -56,8 +65,9 @@ public static class DropReasons
     private static readonly string[] Names =
     [
         "rx_runt", "rx_zero_length", "rx_oversized", "rx_truncated", "rx_source_multicast",
-        "rx_vlan_not_allowed", "rx_untagged_on_trunk", "rx_no_switch",
-        "tx_queue_full", "tx_error", "tx_link_down", "tx_too_big", "tx_offload_unsupported", "no_buffer",
+        "rx_vlan_not_allowed", "rx_untagged_on_trunk", "rx_bad_descriptor", "rx_no_switch",
+        "tx_queue_full", "tx_error", "tx_link_down", "tx_too_big", "tx_offload_unsupported", "tx_offload_malformed",
+        "no_buffer",
     ];
 
     public static string Name(DropReason reason) => Names[(int)reason];
