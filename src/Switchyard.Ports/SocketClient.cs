@@ -1,7 +1,8 @@
-// The connecting side of a stream port (spec server=off): Switchyard dials a QEMU that listens
-// (-netdev stream,server=on or socket,listen=) and keeps dialling for as long as the port exists.
+// The connecting side of a port (spec server=off): Switchyard dials a QEMU that listens
+// (-netdev stream,server=on, socket,listen=, or a vhost-user chardev with server=on) and keeps
+// dialling for as long as the port exists.
 //
-// Theory of operation: the client owns one persistent StreamPort. While the port is down it tries to
+// Theory of operation: the client owns one persistent connection port (stream or vhost-user). While the port is down it tries to
 // connect with exponential backoff (100 ms doubling to 5 s); a connect that is in progress waits for
 // EPOLLOUT and then reads SO_ERROR. When the connection ends the port reports Disconnected and the
 // cycle starts again. Failures are logged on the first attempt and then once per 30 s, not per try.
@@ -9,10 +10,27 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Switchyard.Core.Loop;
+using Switchyard.Core.Ports;
 
-namespace Switchyard.Ports.Stream;
+namespace Switchyard.Ports;
 
-public sealed partial class StreamClient : IIoHandler, IDisposable
+/// <summary>A port that lives on a connected stream socket and can be given a new one after a disconnect.</summary>
+public interface IConnectionPort
+{
+    string Name { get; }
+
+    string Peer { get; }
+
+    bool IsConnected { get; }
+
+    /// <summary>Attaches a connected socket (taking ownership). On the loop.</summary>
+    void Connect(Socket connected, string? peerDescription = null);
+
+    /// <summary>Raised on the loop when a persistent port loses its connection.</summary>
+    event Action<Port, string>? Disconnected;
+}
+
+public sealed partial class SocketClient : IIoHandler, IDisposable
 {
     private static readonly TimeSpan InitialBackoff = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(5);
@@ -30,7 +48,7 @@ public sealed partial class StreamClient : IIoHandler, IDisposable
     private bool disposed;
 
     /// <param name="reconnectInterval">A fixed retry interval (QEMU's reconnect=); null for exponential backoff.</param>
-    public StreamClient(StreamPort port, IEventLoop loop, ILogger logger, EndPoint endPoint, TimeSpan? reconnectInterval = null)
+    public SocketClient(IConnectionPort port, IEventLoop loop, ILogger logger, EndPoint endPoint, TimeSpan? reconnectInterval = null)
     {
         ArgumentNullException.ThrowIfNull(port);
         Port = port;
@@ -42,7 +60,7 @@ public sealed partial class StreamClient : IIoHandler, IDisposable
         port.Disconnected += OnDisconnected;
     }
 
-    public StreamPort Port { get; }
+    public IConnectionPort Port { get; }
 
     /// <summary>Starts dialling; call on the loop.</summary>
     public void Start() => TryConnect();
@@ -75,7 +93,7 @@ public sealed partial class StreamClient : IIoHandler, IDisposable
         Port.Disconnected -= OnDisconnected;
     }
 
-    public override string ToString() => $"stream client {Port.Name} to {endPoint}";
+    public override string ToString() => $"client {Port.Name} to {endPoint}";
 
     private void TryConnect()
     {
@@ -130,7 +148,7 @@ public sealed partial class StreamClient : IIoHandler, IDisposable
         ScheduleRetry();
     }
 
-    private void OnDisconnected(StreamPort port, string reason) => ScheduleRetry();
+    private void OnDisconnected(Port port, string reason) => ScheduleRetry();
 
     private void ScheduleRetry()
     {

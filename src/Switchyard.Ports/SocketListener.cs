@@ -1,32 +1,31 @@
 // A listening stream socket (unix or TCP) that turns every accepted connection into a port.
 //
 // Theory of operation: QEMU's own stream server takes one client at a time; ours takes any number,
-// which is what lets many guests share DIR/stream.sock. Connection N of listener "stream" becomes
-// port "stream.N"; it lives as long as its connection. The listener registers its socket with the
-// loop and accepts in a bounded batch on each wake-up.
+// which is what lets many guests share DIR/stream.sock (or DIR/vhost-user.sock). Connection N of
+// listener "stream" becomes port "stream.N"; it lives as long as its connection. What kind of port
+// a connection becomes is the caller's choice (the accept callback). The listener registers its
+// socket with the loop and accepts in a bounded batch on each wake-up.
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Switchyard.Core.Loop;
 
-namespace Switchyard.Ports.Stream;
+namespace Switchyard.Ports;
 
-public sealed partial class StreamListener : IIoHandler, IDisposable
+public sealed partial class SocketListener : IIoHandler, IDisposable
 {
     private const int MaxAcceptsPerWake = 16;
 
-    private readonly IEventLoop loop;
     private readonly ILogger logger;
-    private readonly Func<StreamPort, bool> onAccepted;
+    private readonly Func<AcceptedConnection, bool> onAccepted;
     private readonly string? unixPath;
     private Socket? socket;
     private IoRegistration? registration;
     private int nextConnection;
 
-    private StreamListener(string name, IEventLoop loop, ILogger logger, Socket socket, string? unixPath, Func<StreamPort, bool> onAccepted)
+    private SocketListener(string name, ILogger logger, Socket socket, string? unixPath, Func<AcceptedConnection, bool> onAccepted)
     {
         Name = name;
-        this.loop = loop;
         this.logger = logger;
         this.socket = socket;
         this.unixPath = unixPath;
@@ -40,9 +39,9 @@ public sealed partial class StreamListener : IIoHandler, IDisposable
     public string Address { get; }
 
     /// <summary>Binds and listens; throws <see cref="SocketException"/> or <see cref="IOException"/> with a
-    /// user-facing message when the address is unusable. <paramref name="onAccepted"/> attaches the new
-    /// port to its network and returns false to refuse it.</summary>
-    public static StreamListener Open(string name, IEventLoop loop, ILogger logger, EndPoint endPoint, Func<StreamPort, bool> onAccepted)
+    /// user-facing message when the address is unusable. <paramref name="onAccepted"/> makes the
+    /// connection a port on its network (taking the socket) and returns false to refuse it.</summary>
+    public static SocketListener Open(string name, IEventLoop loop, ILogger logger, EndPoint endPoint, Func<AcceptedConnection, bool> onAccepted)
     {
         ArgumentNullException.ThrowIfNull(endPoint);
         string? path = null;
@@ -80,7 +79,7 @@ public sealed partial class StreamListener : IIoHandler, IDisposable
             throw;
         }
 
-        var listener = new StreamListener(name, loop, logger, s, path, onAccepted);
+        var listener = new SocketListener(name, logger, s, path, onAccepted);
         listener.registration = loop.Register((int)s.Handle, listener, IoEvents.Readable);
         return listener;
     }
@@ -107,14 +106,12 @@ public sealed partial class StreamListener : IIoHandler, IDisposable
 
             string portName = $"{Name}.{++nextConnection}";
             string peer = unixPath is null ? accepted.RemoteEndPoint?.ToString() ?? "?" : $"{unixPath}#{nextConnection}";
-            var port = new StreamPort(portName, loop, logger, peer, persistent: false);
-            if (!onAccepted(port))
+            if (!onAccepted(new AcceptedConnection(portName, peer, accepted)))
             {
                 accepted.Dispose();
                 continue;
             }
 
-            port.Connect(accepted);
             LogAccepted(portName, peer);
         }
     }
@@ -138,7 +135,7 @@ public sealed partial class StreamListener : IIoHandler, IDisposable
         }
     }
 
-    public override string ToString() => $"stream listener {Name} on {Address}";
+    public override string ToString() => $"listener {Name} on {Address}";
 
     [LoggerMessage(EventId = 210, Level = LogLevel.Information, Message = "port {Port} connected ({Peer})")]
     private partial void LogAccepted(string port, string peer);
@@ -146,3 +143,7 @@ public sealed partial class StreamListener : IIoHandler, IDisposable
     [LoggerMessage(EventId = 211, Level = LogLevel.Warning, Message = "listener {Listener}: accept failed: {Error}")]
     private partial void LogAcceptFailed(string listener, string error);
 }
+
+/// <summary>A connection a listener accepted: the port name it should get, a description of the
+/// peer, and the socket (the accept callback takes ownership).</summary>
+public readonly record struct AcceptedConnection(string PortName, string Peer, Socket Socket);

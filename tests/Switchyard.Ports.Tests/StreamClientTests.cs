@@ -3,11 +3,12 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
 using Switchyard.Core.Frames;
 using Switchyard.Core.Ports;
+using Switchyard.Ports;
 using Switchyard.Ports.Stream;
 
 namespace Switchyard.Ports.Tests;
 
-public sealed class StreamClientTests : IDisposable
+public sealed class SocketClientTests : IDisposable
 {
     private readonly LoopFixture fixture = new();
 
@@ -19,10 +20,10 @@ public sealed class StreamClientTests : IDisposable
         string path = fixture.NewPath();
         var sink = new RecordingSink();
         var port = new StreamPort("up", fixture.Loop, NullLogger.Instance, path, persistent: true);
-        StreamClient client = await fixture.Loop.InvokeAsync(() =>
+        SocketClient client = await fixture.Loop.InvokeAsync(() =>
         {
             port.Attach(sink);
-            var c = new StreamClient(port, fixture.Loop, NullLogger.Instance, new UnixDomainSocketEndPoint(path));
+            var c = new SocketClient(port, fixture.Loop, NullLogger.Instance, new UnixDomainSocketEndPoint(path));
             c.Start();
             return c;
         });

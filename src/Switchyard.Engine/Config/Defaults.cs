@@ -20,6 +20,9 @@ public static class Defaults
     /// <summary>Name of the port created in the default network.</summary>
     public const string PortName = "stream";
 
+    /// <summary>The default network's vhost-user listener port.</summary>
+    public const string VhostUserPortName = "vhost-user";
+
     /// <summary>How long a learned MAC address stays in the forwarding table without traffic
     /// (300 s, as in Linux bridges and 802.1D).</summary>
     public static readonly TimeSpan MacAgeing = TimeSpan.FromSeconds(300);

@@ -118,8 +118,10 @@ public sealed record TopologyConfig
     {
         ArgumentException.ThrowIfNullOrEmpty(runDirectory);
         var stream = new StreamSpec(new UnixSocketAddress(Path.Combine(runDirectory, Defaults.StreamSocketFileName)), server: true);
-        var port = new PortConfig(Defaults.PortName, stream);
-        return new TopologyConfig([new NetworkConfig(Defaults.NetworkName, [port])]);
+        var vhostUser = new VhostUserSpec(Path.Combine(runDirectory, Defaults.VhostUserSocketFileName), server: true, queues: Defaults.MaxVhostUserQueues);
+        return new TopologyConfig([new NetworkConfig(Defaults.NetworkName, [
+            new PortConfig(Defaults.PortName, stream),
+            new PortConfig(Defaults.VhostUserPortName, vhostUser)])]);
     }
 
     /// <summary>Every problem with <paramref name="networks"/> as a topology, one message each

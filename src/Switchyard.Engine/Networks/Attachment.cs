@@ -2,6 +2,7 @@
 // listener that spawns a port per connection.
 using Switchyard.Core.Ports;
 using Switchyard.Engine.Config;
+using Switchyard.Ports;
 using Switchyard.Ports.Stream;
 using Switchyard.Switching;
 
@@ -36,22 +37,22 @@ public sealed class SinglePortAttachment(PortConfig config, Port port) : Attachm
     }
 }
 
-public sealed class ClientAttachment(PortConfig config, StreamClient client) : Attachment(config)
+public sealed class ClientAttachment(PortConfig config, SocketClient client) : Attachment(config)
 {
-    public StreamClient Client { get; } = client;
+    public SocketClient Client { get; } = client;
 
-    public override string Describe() => $"stream client to {Client.Port.Peer} ({(Client.Port.IsConnected ? "connected" : "connecting")})";
+    public override string Describe() => $"{Config.Netdev.Kind} client to {Client.Port.Peer} ({(Client.Port.IsConnected ? "connected" : "connecting")})";
 
     public override IEnumerable<Port> LivePorts(LearningSwitch sw) => sw.FindPort(Client.Port.Name) is { } p ? [p] : [];
 
     public override void Dispose() => Client.Dispose();
 }
 
-public sealed class ListenerAttachment(PortConfig config, StreamListener listener) : Attachment(config)
+public sealed class ListenerAttachment(PortConfig config, SocketListener listener) : Attachment(config)
 {
-    public StreamListener Listener { get; } = listener;
+    public SocketListener Listener { get; } = listener;
 
-    public override string Describe() => $"stream listener on {Listener.Address}";
+    public override string Describe() => $"{Config.Netdev.Kind} listener on {Listener.Address}";
 
     public override IEnumerable<Port> LivePorts(LearningSwitch sw)
     {

@@ -6,12 +6,16 @@
 // connection becomes a port "NAME.N". Ports that close themselves (peer hung up, bad input) are
 // removed from the switch (and their FDB entries with them) by the switch's callback. Everything
 // here runs on the loop; the control plane reaches it through EpollLoop.InvokeAsync.
+using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Switchyard.Core.Loop;
 using Switchyard.Core.Ports;
 using Switchyard.Engine.Config;
+using Switchyard.Ports;
 using Switchyard.Ports.Dgram;
 using Switchyard.Ports.Stream;
+using Switchyard.Ports.VhostUser;
+using Switchyard.VhostUser;
 using Switchyard.Switching;
 
 namespace Switchyard.Engine.Networks;
@@ -90,6 +94,8 @@ public sealed partial class Network
             StreamSpec { Server: true } s => OpenListener(port, s, membership),
             StreamSpec s => OpenClient(port, s, membership),
             DgramSpec d => OpenDgram(port, d, membership),
+            VhostUserSpec { Server: true } v => OpenVhostUserListener(port, v, membership),
+            VhostUserSpec v => OpenVhostUserClient(port, v, membership),
             _ => throw new ConfigException([$"port {port.Name}: {port.Netdev.Kind} ports are not supported yet"]),
         };
         attachments.Add(port.Name, attachment);
@@ -152,20 +158,45 @@ public sealed partial class Network
 
     private ListenerAttachment OpenListener(PortConfig port, StreamSpec spec, VlanMembership membership)
     {
-        StreamListener listener = StreamListener.Open(port.Name, loop, logger, spec.Address.ToEndPoint(), accepted =>
+        SocketListener listener = SocketListener.Open(port.Name, loop, logger, spec.Address.ToEndPoint(), accepted =>
         {
-            Switch.AddPort(accepted, membership);
-            accepted.Start();
+            var streamPort = new StreamPort(accepted.PortName, loop, logger, accepted.Peer, persistent: false);
+            Switch.AddPort(streamPort, membership);
+            streamPort.Connect(accepted.Socket);
             return true;
         });
         return new ListenerAttachment(port, listener);
+    }
+
+    private static VhostUserBackendOptions VhostUserOptions(VhostUserSpec spec) => new(MaxQueuePairs: spec.Queues);
+
+    private ListenerAttachment OpenVhostUserListener(PortConfig port, VhostUserSpec spec, VlanMembership membership)
+    {
+        VhostUserBackendOptions options = VhostUserOptions(spec);
+        SocketListener listener = SocketListener.Open(port.Name, loop, logger, new UnixDomainSocketEndPoint(spec.Path), accepted =>
+        {
+            var vhostPort = new VhostUserPort(accepted.PortName, loop, logger, accepted.Peer, options, persistent: false);
+            Switch.AddPort(vhostPort, membership);
+            vhostPort.Connect(accepted.Socket);
+            return true;
+        });
+        return new ListenerAttachment(port, listener);
+    }
+
+    private ClientAttachment OpenVhostUserClient(PortConfig port, VhostUserSpec spec, VlanMembership membership)
+    {
+        var vhostPort = new VhostUserPort(port.Name, loop, logger, spec.Path, VhostUserOptions(spec), persistent: true);
+        Switch.AddPort(vhostPort, membership);
+        var client = new SocketClient(vhostPort, loop, logger, new UnixDomainSocketEndPoint(spec.Path));
+        client.Start();
+        return new ClientAttachment(port, client);
     }
 
     private ClientAttachment OpenClient(PortConfig port, StreamSpec spec, VlanMembership membership)
     {
         var streamPort = new StreamPort(port.Name, loop, logger, spec.Address.ToString() ?? "?", persistent: true);
         Switch.AddPort(streamPort, membership);
-        var client = new StreamClient(streamPort, loop, logger, spec.Address.ToEndPoint(), spec.Reconnect);
+        var client = new SocketClient(streamPort, loop, logger, spec.Address.ToEndPoint(), spec.Reconnect);
         client.Start();
         return new ClientAttachment(port, client);
     }

@@ -17,6 +17,11 @@ public static class QemuHints
             $"-netdev dgram,id={id},local.type=inet,local.host={r.Host},local.port={r.Port},remote.type=inet,remote.host={ClientHost(l.Host)},remote.port={l.Port} -device {device},netdev={id}",
         DgramSpec { Local: UnixSocketAddress l, Remote: UnixSocketAddress r } =>
             $"-netdev dgram,id={id},local.type=unix,local.path={r.Path},remote.type=unix,remote.path={l.Path} -device {device},netdev={id}",
+        VhostUserSpec { Server: true } v =>
+            $"-object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem -chardev socket,id=c0,path={v.Path},reconnect=1 -netdev vhost-user,id={id},chardev=c0 -device virtio-net-pci,netdev={id},vectors=0"
+            + " (memory size = the guest's -m; vectors=0 avoids a QEMU 7.2 crash under TCG, see docs/vhost-user.md; for several queues add queues=N to -netdev and mq=on to -device)",
+        VhostUserSpec v =>
+            $"-object memory-backend-memfd,id=mem,size=256M,share=on -numa node,memdev=mem -chardev socket,id=c0,path={v.Path},server=on,wait=off -netdev vhost-user,id={id},chardev=c0 -device virtio-net-pci,netdev={id},vectors=0",
         _ => null,
     };
 

@@ -23,7 +23,7 @@ using Switchyard.Native;
 
 namespace Switchyard.Ports.Stream;
 
-public sealed partial class StreamPort : Port, IIoHandler
+public sealed partial class StreamPort : Port, IIoHandler, IConnectionPort
 {
     private const int ReceiveBufferSize = 256 * 1024;
     private const int StagingBufferSize = 1024 * 1024;
@@ -61,7 +61,7 @@ public sealed partial class StreamPort : Port, IIoHandler
     }
 
     /// <summary>Raised on the loop when a persistent port loses its connection.</summary>
-    public event Action<StreamPort, string>? Disconnected;
+    public event Action<Port, string>? Disconnected;
 
     public override string Kind => "stream";
 

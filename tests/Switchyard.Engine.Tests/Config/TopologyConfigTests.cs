@@ -7,7 +7,7 @@ namespace Switchyard.Engine.Tests.Config;
 public sealed class TopologyConfigTests
 {
     [Fact]
-    public void Default_RunDirectory_GivesOneStreamListener()
+    public void Default_RunDirectory_GivesStreamAndVhostUserListeners()
     {
         TopologyConfig topology = TopologyConfig.Default("/run/sy");
 
@@ -16,10 +16,14 @@ public sealed class TopologyConfigTests
         Assert.False(network.Hub);
         Assert.Equal(Defaults.MacAgeing, network.MacAgeing);
         Assert.Equal(Defaults.MaxMacs, network.MaxMacs);
-        PortConfig port = Assert.Single(network.Ports);
+        Assert.Equal(2, network.Ports.Length);
+        PortConfig port = network.Ports[0];
         Assert.Equal("stream", port.Name);
         Assert.Equal("stream,addr.type=unix,addr.path=/run/sy/stream.sock,server=on", port.Netdev.ToString());
         Assert.Equal(VlanConfig.Default, port.Vlan);
+        PortConfig vhost = network.Ports[1];
+        Assert.Equal("vhost-user", vhost.Name);
+        Assert.Equal(new VhostUserSpec("/run/sy/vhost-user.sock", server: true, queues: Defaults.MaxVhostUserQueues), vhost.Netdev);
     }
 
     [Fact]
@@ -192,7 +196,7 @@ public sealed class TopologyConfigTests
     {
         TopologyConfig topology = TopologyConfig.Default("/run/sy").WithPort("default", Port("g2", "/run/sy/g2.sock"));
 
-        Assert.Equal(["stream", "g2"], topology.Networks[0].Ports.Select(p => p.Name));
+        Assert.Equal(["stream", "vhost-user", "g2"], topology.Networks[0].Ports.Select(p => p.Name));
     }
 
     [Fact]

@@ -1,0 +1,613 @@
+// The vhost-user back-end state machine for one front-end connection (vhost-user.rst).
+//
+// Theory of operation: the connection layer hands each complete message here (header, payload, the
+// descriptors that came with it). Handle validates it in the fixed order of STYLE.md habit 5 —
+// header (version, known request), allowed descriptors, exact payload size, field values, state —
+// then runs its handler and writes the reply, if any. Every descriptor received is either adopted
+// (kick/call eventfds, memory region fds) or closed before Handle returns, so a hostile front-end
+// cannot make us leak.
+//
+// It owns the guest memory mapping and the per-ring configuration. A ring becomes live for the data
+// plane when it is started (SET_VRING_KICK with an fd, the ring's size, addresses and memory known):
+// the state machine then builds a SplitQueue and calls IVhostUserDevice.RingStarted. GET_VRING_BASE
+// stops it and answers the next available index (vhost-user.rst "Ring states").
+//
+// Dispositions: any message that breaks a rule ends the connection (Result.Close with the rule), as
+// the front-end cannot go on after a rejected configuration anyway; a ring whose addresses are
+// unusable is marked broken and not started (the data plane never sees it), and the connection stays.
+using System.Buffers.Binary;
+using Switchyard.Native;
+using Switchyard.Virtio;
+
+namespace Switchyard.VhostUser;
+
+/// <summary>What the connection does after a message.</summary>
+public readonly record struct HandleResult(bool Close, string? Reason, int ReplyLength)
+{
+    public static HandleResult Reply(int length) => new(false, null, length);
+
+    public static HandleResult CloseWith(string reason) => new(true, reason, 0);
+}
+
+/// <summary>Settings of one back-end: what it offers.</summary>
+public sealed record VhostUserBackendOptions(int MaxQueuePairs = 1, ushort Mtu = 1500)
+{
+    /// <summary>virtio feature bits offered by default (interop.md §2.17).</summary>
+    public static readonly ulong DefaultFeatures =
+        VirtioFeatures.Bit(VirtioFeatures.Csum) | VirtioFeatures.Bit(VirtioFeatures.GuestCsum)
+        | VirtioFeatures.Bit(VirtioFeatures.GuestTso4) | VirtioFeatures.Bit(VirtioFeatures.GuestTso6)
+        | VirtioFeatures.Bit(VirtioFeatures.HostTso4) | VirtioFeatures.Bit(VirtioFeatures.HostTso6)
+        | VirtioFeatures.Bit(VirtioFeatures.MrgRxbuf) | VirtioFeatures.Bit(VirtioFeatures.Mtu)
+        | VirtioFeatures.Bit(VirtioFeatures.Mq) | VirtioFeatures.Bit(VirtioFeatures.IndirectDesc)
+        | VirtioFeatures.Bit(VirtioFeatures.EventIdx) | VirtioFeatures.Bit(VirtioFeatures.Version1)
+        | VirtioFeatures.Bit(VirtioFeatures.LogAll) | VirtioFeatures.Bit(VirtioFeatures.ProtocolFeatures);
+
+    /// <summary>Protocol features offered.</summary>
+    public static readonly ulong DefaultProtocolFeatures =
+        VirtioFeatures.Bit(ProtocolFeatures.Mq) | VirtioFeatures.Bit(ProtocolFeatures.LogShmfd)
+        | VirtioFeatures.Bit(ProtocolFeatures.Rarp) | VirtioFeatures.Bit(ProtocolFeatures.ReplyAck)
+        | VirtioFeatures.Bit(ProtocolFeatures.NetMtu) | VirtioFeatures.Bit(ProtocolFeatures.ConfigureMemSlots);
+
+    public ulong Features { get; init; } = DefaultFeatures;
+
+    public ulong ProtocolFeatureBits { get; init; } = DefaultProtocolFeatures;
+
+    public int MaxRings => 2 * MaxQueuePairs;
+}
+
+public sealed class VhostUserBackend : IDisposable
+{
+    /// <summary>VHOST_VRING_F_LOG in SET_VRING_ADDR flags: log used-ring writes.</summary>
+    private const uint VringFlagLog = 1;
+
+    private readonly VhostUserBackendOptions options;
+    private readonly IVhostUserDevice device;
+    private readonly Vring[] rings;
+    private GuestMemory? memory;
+    private ulong features;
+    private ulong protocolFeatures;
+    private bool featuresSet;
+
+    public VhostUserBackend(VhostUserBackendOptions options, IVhostUserDevice device)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        this.options = options;
+        this.device = device;
+        rings = new Vring[options.MaxRings];
+        for (int i = 0; i < rings.Length; i++)
+        {
+            rings[i] = new Vring();
+        }
+    }
+
+    public ulong Features => features;
+
+    public ulong ProtocolFeatureBits => protocolFeatures;
+
+    public ushort Mtu { get; private set; }
+
+    public IGuestMemory? Memory => memory;
+
+    /// <summary>Rings that were configured with unusable addresses (counted, not started).</summary>
+    public int BrokenRings { get; private set; }
+
+    /// <summary>Handles one message; <paramref name="reply"/> receives the reply message (header
+    /// included) when there is one. Every fd in <paramref name="fds"/> is adopted or closed.</summary>
+    public HandleResult Handle(in VhostUserHeader header, ReadOnlySpan<byte> payload, ReadOnlySpan<int> fds, Span<byte> reply)
+    {
+        int adopted = 0;
+        try
+        {
+            HandleResult result = Dispatch(header, payload, fds, reply, ref adopted);
+            return result;
+        }
+        catch (Exception ex) when (ex is GuestMemoryException or IOException)
+        {
+            // Overlapping/overflowing regions, a file too small for its region, mmap refused.
+            return HandleResult.CloseWith($"{header.Request}: {ex.Message}");
+        }
+        finally
+        {
+            // Close every descriptor the handler did not take ownership of.
+            FileDescriptors.CloseAll(fds[adopted..]);
+        }
+    }
+
+    /// <summary>Stops every ring (connection closed or reset).</summary>
+    public void StopAll()
+    {
+        for (int i = 0; i < rings.Length; i++)
+        {
+            StopRing(i);
+            rings[i].Reset();
+        }
+    }
+
+    public void Dispose()
+    {
+        StopAll();
+        memory?.Dispose();
+        memory = null;
+    }
+
+    private static HandleResult Fail(VhostUserRequest request, string why) => HandleResult.CloseWith($"{RequestName(request)}: {why}");
+
+    private static string RequestName(VhostUserRequest request) => request.ToString();
+
+    private HandleResult Dispatch(in VhostUserHeader header, ReadOnlySpan<byte> payload, ReadOnlySpan<int> fds, Span<byte> reply, ref int adopted)
+    {
+        // 1. Header.
+        if ((header.Flags & VhostUserHeader.VersionMask) != VhostUserHeader.Version)
+        {
+            return HandleResult.CloseWith($"message version {header.Flags & VhostUserHeader.VersionMask}, expected 1");
+        }
+
+        if (!MessageRules.IsKnown(header.Request))
+        {
+            return HandleResult.CloseWith($"unsupported request {(uint)header.Request}");
+        }
+
+        // 2. Descriptors.
+        if (MessageRules.CheckFds(header.Request, payload, fds.Length) is { } fdRule)
+        {
+            return Fail(header.Request, fdRule);
+        }
+
+        // 3. Exact payload size.
+        int expected = MessageRules.PayloadSize(header.Request);
+        if (expected >= 0 && payload.Length != expected)
+        {
+            return Fail(header.Request, $"payload is {payload.Length} bytes, the message has {expected}");
+        }
+
+        // 4-6. Fields, state, handler.
+        VhostUserRequest request = header.Request;
+        ulong u64 = payload.Length >= 8 ? BinaryPrimitives.ReadUInt64LittleEndian(payload) : 0;
+        string? error = null;
+        switch (request)
+        {
+            case VhostUserRequest.GetFeatures:
+                return ReplyU64(request, options.Features, reply);
+            case VhostUserRequest.GetProtocolFeatures:
+                return ReplyU64(request, options.ProtocolFeatureBits, reply);
+            case VhostUserRequest.GetQueueNum:
+                return ReplyU64(request, (ulong)options.MaxQueuePairs, reply);
+            case VhostUserRequest.GetMaxMemSlots:
+                return ReplyU64(request, GuestMemory.MaxRegions, reply);
+            case VhostUserRequest.GetVringBase:
+                return GetVringBase(payload, reply);
+            case VhostUserRequest.SetFeatures:
+                error = SetFeatures(u64);
+                break;
+            case VhostUserRequest.SetProtocolFeatures:
+                error = (u64 & ~options.ProtocolFeatureBits) != 0
+                    ? $"protocol features 0x{u64 & ~options.ProtocolFeatureBits:x} were not offered"
+                    : null;
+                protocolFeatures = error is null ? u64 : protocolFeatures;
+                break;
+            case VhostUserRequest.SetOwner:
+                break;
+            case VhostUserRequest.ResetOwner:
+                StopAll();
+                featuresSet = false;
+                features = 0;
+                break;
+            case VhostUserRequest.SetMemTable:
+                error = SetMemTable(payload, fds);
+                adopted = fds.Length; // GuestMemory took them (or closed them on failure).
+                break;
+            case VhostUserRequest.AddMemReg:
+                error = AddMemReg(payload, fds[0]);
+                adopted = 1;
+                break;
+            case VhostUserRequest.RemMemReg:
+                error = RemMemReg(payload);
+                break;
+            case VhostUserRequest.SetLogBase:
+                if (memory is null)
+                {
+                    return Fail(request, "no memory table yet");
+                }
+
+                memory.SetLog(fds[0], u64, BinaryPrimitives.ReadUInt64LittleEndian(payload[8..]));
+                if (HasProtocol(ProtocolFeatures.LogShmfd))
+                {
+                    return ReplyU64(request, 0, reply);
+                }
+
+                break;
+            case VhostUserRequest.SetLogFd:
+                break; // We never need the "log changed" notifier; the fd is closed below.
+            case VhostUserRequest.SetVringNum:
+                error = SetVringNum(payload);
+                break;
+            case VhostUserRequest.SetVringAddr:
+                error = SetVringAddr(payload);
+                break;
+            case VhostUserRequest.SetVringBase:
+                error = WithRing(payload, (ring, value) => ring.Base = (ushort)value);
+                break;
+            case VhostUserRequest.SetVringKick:
+                error = SetVringKick(u64, fds, ref adopted);
+                break;
+            case VhostUserRequest.SetVringCall:
+                error = SetVringCall(u64, fds, ref adopted);
+                break;
+            case VhostUserRequest.SetVringErr:
+                error = (int)(u64 & MessageRules.VringIndexMask) < rings.Length ? null : $"vring index {u64 & MessageRules.VringIndexMask} out of range";
+                break;
+            case VhostUserRequest.SetVringEnable:
+                error = SetVringEnable(payload);
+                break;
+            case VhostUserRequest.SendRarp:
+                device.AnnounceMac(MacFromRarp(payload));
+                break;
+            case VhostUserRequest.NetSetMtu:
+                error = u64 is < 68 or > 65535 ? $"MTU {u64} outside 68..65535" : null;
+                Mtu = error is null ? (ushort)u64 : Mtu;
+                break;
+        }
+
+        if (error is not null)
+        {
+            return Fail(request, error);
+        }
+
+        // REPLY_ACK: an explicit success for messages that have no reply of their own (vhost-user.rst).
+        return header.NeedsReply && HasProtocol(ProtocolFeatures.ReplyAck)
+            ? ReplyU64(request, 0, reply)
+            : HandleResult.Reply(0);
+    }
+
+    private static ulong MacFromRarp(ReadOnlySpan<byte> payload) => Core.Frames.Ethernet.ReadMac(payload);
+
+    private bool HasProtocol(int bit) => VirtioFeatures.Has(protocolFeatures, bit);
+
+    private HandleResult ReplyU64(VhostUserRequest request, ulong value, Span<byte> reply)
+    {
+        new VhostUserHeader(request, VhostUserHeader.Version | VhostUserHeader.ReplyFlag, 8).Write(reply);
+        BinaryPrimitives.WriteUInt64LittleEndian(reply[VhostUserHeader.Length..], value);
+        return HandleResult.Reply(VhostUserHeader.Length + 8);
+    }
+
+    private string? SetFeatures(ulong requested)
+    {
+        if ((requested & ~options.Features) != 0)
+        {
+            return $"features 0x{requested & ~options.Features:x} were not offered";
+        }
+
+        if (!VirtioFeatures.Has(requested, VirtioFeatures.Version1))
+        {
+            return "the front-end did not negotiate VIRTIO_F_VERSION_1; legacy virtio-net is not supported";
+        }
+
+        features = requested;
+        featuresSet = true;
+        device.FeaturesNegotiated((NegotiatedFeatures)requested);
+
+        // Without VHOST_USER_F_PROTOCOL_FEATURES every ring is enabled at once (vhost-user.rst "Ring states").
+        if (!VirtioFeatures.Has(requested, VirtioFeatures.ProtocolFeatures))
+        {
+            for (int i = 0; i < rings.Length; i++)
+            {
+                rings[i].Enabled = true;
+                device.RingEnabled(i, true);
+            }
+        }
+
+        // LOG_ALL toggles dirty logging of used-ring writes for rings that asked for it.
+        foreach (Vring ring in rings)
+        {
+            if (ring.Queue is not null)
+            {
+                ring.Queue.LogUsed = LogUsed(ring);
+            }
+        }
+
+        return null;
+    }
+
+    private bool LogUsed(Vring ring) => VirtioFeatures.Has(features, VirtioFeatures.LogAll) && (ring.AddrFlags & VringFlagLog) != 0;
+
+    private string? SetMemTable(ReadOnlySpan<byte> payload, ReadOnlySpan<int> fds)
+    {
+        if (payload.Length < 8)
+        {
+            FileDescriptors.CloseAll(fds);
+            return "payload shorter than the region count";
+        }
+
+        uint count = BinaryPrimitives.ReadUInt32LittleEndian(payload);
+        if (count == 0 || count > MessageRules.MaxMemTableRegions || count != fds.Length || payload.Length != 8 + (32 * (int)count))
+        {
+            FileDescriptors.CloseAll(fds);
+            return $"{count} regions with {fds.Length} fds in a {payload.Length}-byte payload";
+        }
+
+        Span<GuestMemoryRegion> regions = stackalloc GuestMemoryRegion[(int)count];
+        for (int i = 0; i < count; i++)
+        {
+            regions[i] = ReadRegion(payload.Slice(8 + (32 * i), 32));
+        }
+
+        // GuestMemory validates (overlap, overflow, sizes) and owns or closes the fds.
+        var next = new GuestMemory(regions, fds);
+        ReplaceMemory(next);
+        return null;
+    }
+
+    private string? AddMemReg(ReadOnlySpan<byte> payload, int fd)
+    {
+        if (memory is null)
+        {
+            var empty = new GuestMemory();
+            memory = empty;
+        }
+
+        memory.AddRegion(ReadRegion(payload[8..]), fd);
+        RemapRings();
+        return null;
+    }
+
+    private string? RemMemReg(ReadOnlySpan<byte> payload)
+    {
+        if (memory is null)
+        {
+            return "no memory regions";
+        }
+
+        GuestMemoryRegion r = ReadRegion(payload[8..]);
+        memory.RemoveRegion(r.GuestPhysAddr, r.Size, r.UserAddr);
+        RemapRings();
+        return null;
+    }
+
+    private static GuestMemoryRegion ReadRegion(ReadOnlySpan<byte> r) => new(
+        BinaryPrimitives.ReadUInt64LittleEndian(r),
+        BinaryPrimitives.ReadUInt64LittleEndian(r[8..]),
+        BinaryPrimitives.ReadUInt64LittleEndian(r[16..]),
+        BinaryPrimitives.ReadUInt64LittleEndian(r[24..]));
+
+    private void ReplaceMemory(GuestMemory next)
+    {
+        GuestMemory? old = memory;
+        memory = next;
+        RemapRings();
+        old?.Dispose();
+    }
+
+    /// <summary>Points started rings at the current memory; rings whose layout is no longer inside it break.</summary>
+    private void RemapRings()
+    {
+        for (int i = 0; i < rings.Length; i++)
+        {
+            Vring ring = rings[i];
+            if (ring.Queue is { } q && memory is not null && q.Remap(memory) != QueueConfigError.None)
+            {
+                BrokenRings++;
+                StopRing(i);
+            }
+            else if (ring.Queue is null)
+            {
+                TryStart(i);
+            }
+        }
+    }
+
+    private string? SetVringNum(ReadOnlySpan<byte> payload)
+    {
+        (int index, uint num) = (BinaryPrimitives.ReadInt32LittleEndian(payload), BinaryPrimitives.ReadUInt32LittleEndian(payload[4..]));
+        if ((uint)index >= (uint)rings.Length)
+        {
+            return $"vring index {index} out of range (0..{rings.Length - 1})";
+        }
+
+        if (num == 0 || num > SplitQueue.MaxSize || (num & (num - 1)) != 0)
+        {
+            return $"queue size {num} is not a power of two in 1..{SplitQueue.MaxSize} (virtio 1.2 §2.7)";
+        }
+
+        rings[index].Size = (int)num;
+        return null;
+    }
+
+    private string? SetVringAddr(ReadOnlySpan<byte> payload)
+    {
+        int index = BinaryPrimitives.ReadInt32LittleEndian(payload);
+        if ((uint)index >= (uint)rings.Length)
+        {
+            return $"vring index {index} out of range";
+        }
+
+        Vring ring = rings[index];
+        ring.AddrFlags = BinaryPrimitives.ReadUInt32LittleEndian(payload[4..]);
+        ring.DescUser = BinaryPrimitives.ReadUInt64LittleEndian(payload[8..]);
+        ring.UsedUser = BinaryPrimitives.ReadUInt64LittleEndian(payload[16..]);
+        ring.AvailUser = BinaryPrimitives.ReadUInt64LittleEndian(payload[24..]);
+        ring.LogGuestAddr = BinaryPrimitives.ReadUInt64LittleEndian(payload[32..]);
+        ring.HasAddr = true;
+        if (ring.Queue is not null)
+        {
+            // A running ring re-addressed (logging switched on for migration): rebuild it in place.
+            ushort next = ring.Queue.NextAvail;
+            ushort used = ring.Queue.UsedIdx;
+            StopRing(index);
+            ring.Base = next;
+            TryStart(index, used);
+        }
+
+        return null;
+    }
+
+    private string? WithRing(ReadOnlySpan<byte> payload, Action<Vring, uint> apply)
+    {
+        int index = BinaryPrimitives.ReadInt32LittleEndian(payload);
+        if ((uint)index >= (uint)rings.Length)
+        {
+            return $"vring index {index} out of range";
+        }
+
+        apply(rings[index], BinaryPrimitives.ReadUInt32LittleEndian(payload[4..]));
+        return null;
+    }
+
+    private HandleResult GetVringBase(ReadOnlySpan<byte> payload, Span<byte> reply)
+    {
+        int index = BinaryPrimitives.ReadInt32LittleEndian(payload);
+        if ((uint)index >= (uint)rings.Length)
+        {
+            return Fail(VhostUserRequest.GetVringBase, $"vring index {index} out of range");
+        }
+
+        Vring ring = rings[index];
+        ushort next = ring.Queue?.NextAvail ?? ring.Base;
+        StopRing(index);
+        ring.Base = next;
+        ring.Kick?.Dispose();
+        ring.Kick = null;
+
+        new VhostUserHeader(VhostUserRequest.GetVringBase, VhostUserHeader.Version | VhostUserHeader.ReplyFlag, 8).Write(reply);
+        BinaryPrimitives.WriteUInt32LittleEndian(reply[12..], (uint)index);
+        BinaryPrimitives.WriteUInt32LittleEndian(reply[16..], next);
+        return HandleResult.Reply(VhostUserHeader.Length + 8);
+    }
+
+    private string? SetVringKick(ulong value, ReadOnlySpan<int> fds, ref int adopted)
+    {
+        int index = (int)(value & MessageRules.VringIndexMask);
+        if (index >= rings.Length)
+        {
+            return $"vring index {index} out of range";
+        }
+
+        if (fds.Length == 0)
+        {
+            return "a kick without an eventfd (polling mode) is not supported";
+        }
+
+        Vring ring = rings[index];
+        if (ring.Queue is not null)
+        {
+            StopRing(index);
+        }
+
+        ring.Kick?.Dispose();
+        ring.Kick = new EventFd(fds[0]);
+        adopted = 1;
+        TryStart(index);
+        return null;
+    }
+
+    private string? SetVringCall(ulong value, ReadOnlySpan<int> fds, ref int adopted)
+    {
+        int index = (int)(value & MessageRules.VringIndexMask);
+        if (index >= rings.Length)
+        {
+            return $"vring index {index} out of range";
+        }
+
+        Vring ring = rings[index];
+        ring.Call?.Dispose();
+        ring.Call = fds.Length == 1 ? new EventFd(fds[0]) : null;
+        adopted = fds.Length;
+        if (ring.Queue is not null)
+        {
+            device.CallChanged(index, ring.Call);
+        }
+
+        return null;
+    }
+
+    private string? SetVringEnable(ReadOnlySpan<byte> payload)
+    {
+        int index = BinaryPrimitives.ReadInt32LittleEndian(payload);
+        uint num = BinaryPrimitives.ReadUInt32LittleEndian(payload[4..]);
+        if ((uint)index >= (uint)rings.Length)
+        {
+            return $"vring index {index} out of range";
+        }
+
+        if (num > 1)
+        {
+            return $"SET_VRING_ENABLE value {num} is neither 0 nor 1";
+        }
+
+        rings[index].Enabled = num == 1;
+        device.RingEnabled(index, num == 1);
+        return null;
+    }
+
+    /// <summary>Starts ring <paramref name="index"/> if everything it needs has arrived.</summary>
+    private void TryStart(int index, ushort? usedIdx = null)
+    {
+        Vring ring = rings[index];
+        if (ring.Queue is not null || ring.Kick is null || !ring.HasAddr || ring.Size == 0 || memory is null || !featuresSet)
+        {
+            return;
+        }
+
+        if (!memory.TryTranslateUserAddress(ring.DescUser, out ulong desc)
+            || !memory.TryTranslateUserAddress(ring.AvailUser, out ulong avail)
+            || !memory.TryTranslateUserAddress(ring.UsedUser, out ulong used))
+        {
+            BrokenRings++;
+            return;
+        }
+
+        var layout = new SplitQueueLayout(ring.Size, desc, avail, used);
+        if (!SplitQueue.TryCreate(memory, layout, (NegotiatedFeatures)features, ring.Base, usedIdx, out SplitQueue? queue, out _))
+        {
+            BrokenRings++;
+            return;
+        }
+
+        queue.LogUsed = LogUsed(ring);
+        ring.Queue = queue;
+        device.RingStarted(index, queue, ring.Kick, ring.Call);
+        if (ring.Enabled)
+        {
+            device.RingEnabled(index, true);
+        }
+    }
+
+    private void StopRing(int index)
+    {
+        Vring ring = rings[index];
+        if (ring.Queue is not null)
+        {
+            ring.Queue = null;
+            device.RingStopped(index);
+        }
+    }
+
+    /// <summary>One ring's configuration as the front-end has sent it so far.</summary>
+    private sealed class Vring
+    {
+        public int Size;
+        public ushort Base;
+        public bool HasAddr;
+        public uint AddrFlags;
+        public ulong DescUser;
+        public ulong UsedUser;
+        public ulong AvailUser;
+        public ulong LogGuestAddr;
+        public bool Enabled;
+        public EventFd? Kick;
+        public EventFd? Call;
+        public SplitQueue? Queue;
+
+        public void Reset()
+        {
+            Kick?.Dispose();
+            Call?.Dispose();
+            Kick = null;
+            Call = null;
+            Queue = null;
+            Size = 0;
+            Base = 0;
+            HasAddr = false;
+            Enabled = false;
+        }
+    }
+}
