@@ -22,16 +22,34 @@ internal static class Program
 
     private static readonly Option<bool> JsonOption = new("--json") { Description = "Print the raw JSON answer of the control API" };
 
+    private static readonly Option<bool> PrintCapabilitiesOption = new("--print-capabilities")
+    {
+        Description = "Print the vhost-user back-end capabilities as JSON (vhost-user.rst, \"Backend program conventions\") and exit",
+    };
+
     private static async Task<int> Main(string[] args)
     {
-        var root = new RootCommand("Switchyard: the host side of virtual-machine networking (switch, QEMU stream/socket/dgram peers).")
+        var root = new RootCommand("Switchyard: the host side of virtual-machine networking (switch, vhost-user back-end, QEMU stream/socket/dgram peers).")
         {
             RunDirOption,
+            PrintCapabilitiesOption,
             UpCommand(),
             ShowCommand(),
             FdbCommand(),
             PortCommand(),
         };
+        root.SetAction(r =>
+        {
+            if (r.GetValue(PrintCapabilitiesOption))
+            {
+                // The vhost-user.json schema: a net back-end; no type-specific features are defined for net.
+                Console.Out.Write("{\n  \"type\": \"net\"\n}\n");
+                return 0;
+            }
+
+            Console.Error.WriteLine("switchyard: a command is required (try 'switchyard up', or 'switchyard --help')");
+            return 2;
+        });
         return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
     }
 
