@@ -64,6 +64,13 @@ public sealed class VhostUserBackend : IDisposable
     private readonly IVhostUserDevice device;
     private readonly Vring[] rings;
     private GuestMemory? memory;
+
+    // QEMU has one vhost_dev per queue pair on the same connection, each with its own view of the memory table, and
+    // up to 7.2 (Debian 12's) sends ADD_MEM_REG/REM_MEM_REG from every one of them (upstream made them per-device
+    // requests, sent once like SET_MEM_TABLE, in 2023): with N queue pairs each region arrives N times. An identical
+    // region (guest address, size, user address) is counted here instead of mapped again, and REM_MEM_REG unmaps it
+    // when its last reference goes.
+    private readonly Dictionary<(ulong GuestPhysAddr, ulong Size, ulong UserAddr), int> extraRegionRefs = [];
     private ulong features;
     private ulong protocolFeatures;
     private bool featuresSet;
@@ -193,12 +200,14 @@ public sealed class VhostUserBackend : IDisposable
                 features = 0;
                 break;
             case VhostUserRequest.SetMemTable:
+                // Adopted before the call: SetMemTable and GuestMemory close them on every path, throwing ones included,
+                // so the finally below must not close them a second time (a number another thread may have reused).
+                adopted = fds.Length;
                 error = SetMemTable(payload, fds);
-                adopted = fds.Length; // GuestMemory took them (or closed them on failure).
                 break;
             case VhostUserRequest.AddMemReg:
+                adopted = 1; // GuestMemory.AddRegion takes ownership, success or failure.
                 error = AddMemReg(payload, fds[0]);
-                adopted = 1;
                 break;
             case VhostUserRequest.RemMemReg:
                 error = RemMemReg(payload);
@@ -209,6 +218,7 @@ public sealed class VhostUserBackend : IDisposable
                     return Fail(request, "no memory table yet");
                 }
 
+                adopted = 1; // GuestMemory.SetLog takes ownership, success or failure.
                 memory.SetLog(fds[0], u64, BinaryPrimitives.ReadUInt64LittleEndian(payload[8..]));
                 if (HasProtocol(ProtocolFeatures.LogShmfd))
                 {
@@ -345,9 +355,33 @@ public sealed class VhostUserBackend : IDisposable
             memory = empty;
         }
 
-        memory.AddRegion(ReadRegion(payload[8..]), fd);
+        GuestMemoryRegion region = ReadRegion(payload[8..]);
+        if (HasIdenticalRegion(memory, region))
+        {
+            // Another queue pair's copy of a region we already map (see extraRegionRefs).
+            FileDescriptors.Close(fd);
+            var key = (region.GuestPhysAddr, region.Size, region.UserAddr);
+            extraRegionRefs[key] = extraRegionRefs.GetValueOrDefault(key) + 1;
+            return null;
+        }
+
+        memory.AddRegion(region, fd);
         RemapRings();
         return null;
+    }
+
+    private static bool HasIdenticalRegion(GuestMemory memory, in GuestMemoryRegion region)
+    {
+        for (int i = 0; i < memory.RegionCount; i++)
+        {
+            GuestMemoryRegion r = memory.GetRegion(i);
+            if (r.GuestPhysAddr == region.GuestPhysAddr && r.Size == region.Size && r.UserAddr == region.UserAddr)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private string? RemMemReg(ReadOnlySpan<byte> payload)
@@ -358,6 +392,22 @@ public sealed class VhostUserBackend : IDisposable
         }
 
         GuestMemoryRegion r = ReadRegion(payload[8..]);
+        var key = (r.GuestPhysAddr, r.Size, r.UserAddr);
+        if (extraRegionRefs.TryGetValue(key, out int extra))
+        {
+            // Another queue pair still has it (see extraRegionRefs): keep the mapping.
+            if (extra == 1)
+            {
+                extraRegionRefs.Remove(key);
+            }
+            else
+            {
+                extraRegionRefs[key] = extra - 1;
+            }
+
+            return null;
+        }
+
         memory.RemoveRegion(r.GuestPhysAddr, r.Size, r.UserAddr);
         RemapRings();
         return null;
@@ -373,6 +423,7 @@ public sealed class VhostUserBackend : IDisposable
     {
         GuestMemory? old = memory;
         memory = next;
+        extraRegionRefs.Clear();
         RemapRings();
         old?.Dispose();
     }
@@ -386,6 +437,11 @@ public sealed class VhostUserBackend : IDisposable
             if (ring.Queue is { } q && memory is not null && q.Remap(memory) != QueueConfigError.None)
             {
                 BrokenRings++;
+
+                // If the memory comes back (QEMU removes and re-adds a region that changed), restart where the
+                // ring stopped, as after GET_VRING_BASE, not at the stale SET_VRING_BASE value: that would pop
+                // chains the guest already got back (duplicate TX, used ring overrun).
+                ring.Base = q.NextAvail;
                 StopRing(i);
             }
             else if (ring.Queue is null)
@@ -487,15 +543,20 @@ public sealed class VhostUserBackend : IDisposable
         }
 
         Vring ring = rings[index];
-        if (ring.Queue is not null)
+        ushort? usedIdx = null;
+        if (ring.Queue is { } running)
         {
+            // A new kick for a running ring: it goes on where it is (as in SetVringAddr), not from the stale
+            // SET_VRING_BASE value, which would pop chains the guest already got back.
+            ring.Base = running.NextAvail;
+            usedIdx = running.UsedIdx;
             StopRing(index);
         }
 
         ring.Kick?.Dispose();
         ring.Kick = new EventFd(fds[0]);
         adopted = 1;
-        TryStart(index);
+        TryStart(index, usedIdx);
         return null;
     }
 

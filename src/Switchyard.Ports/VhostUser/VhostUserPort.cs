@@ -364,19 +364,22 @@ public sealed partial class VhostUserPort : Port, IIoHandler, IVhostUserDevice, 
             return rings[0].Enabled && rings[0].Rx is not null ? rings[0] : FirstEnabledRx();
         }
 
-        // Keep a flow on one queue: hash the addresses (MACs, and the IPv4 addresses and ports when present).
-        uint hash = FlowHash(frame);
-        int pairs = rings.Length / 2;
-        for (int attempt = 0; attempt < pairs; attempt++)
+        // Keep a flow on one queue: hash the addresses (MACs, and the IPv4 addresses and ports when present) onto the
+        // RX rings the guest enabled. Those are often far fewer than the pairs offered (a Linux guest enables one per
+        // vCPU): hashing over all offered pairs and probing onwards from an unused one would put nearly every flow on
+        // the first enabled ring.
+        int pick = (int)(FlowHash(frame) % (uint)enabledRxCount);
+        for (int i = 0; i < rings.Length; i += 2)
         {
-            Ring candidate = rings[2 * (int)((hash + (uint)attempt) % (uint)pairs)];
-            if (candidate.Enabled && candidate.Rx is not null)
+            Ring candidate = rings[i];
+            if (candidate.Enabled && candidate.Rx is not null && pick-- == 0)
             {
                 return candidate;
             }
         }
 
-        return null;
+        // An enabled ring that has not started yet was counted: any ring that can take the frame will do.
+        return FirstEnabledRx();
     }
 
     private Ring? FirstEnabledRx()
