@@ -74,13 +74,15 @@ public sealed class BadPeerTests(ITestOutputHelper output)
             s.Shutdown(SocketShutdown.Send);
         }
 
-        // The daemon closes the connection: our read sees EOF (or a reset).
-        var buffer = new byte[64];
+        // The daemon closes the connection: our reads end in EOF (or a reset). Until it does, the attacker
+        // is a port like any other and may be sent frames flooded by the guests: skip them.
+        var buffer = new byte[4096];
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try
         {
-            int n = await s.ReceiveAsync(buffer, SocketFlags.None, timeout.Token);
-            Assert.Equal(0, n);
+            while (await s.ReceiveAsync(buffer, SocketFlags.None, timeout.Token) > 0)
+            {
+            }
         }
         catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
         {
