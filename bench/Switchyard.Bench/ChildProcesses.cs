@@ -22,8 +22,9 @@ internal sealed class ChildProcesses : IDisposable
     }
 
     /// <summary>Starts <paramref name="file"/>, optionally pinned to one CPU with taskset (which execs, so
-    /// the PID is the program's own and every thread it creates inherits the CPU mask).</summary>
-    public Child Start(string file, IReadOnlyList<string> args, int? cpu, string? readyLine)
+    /// the PID is the program's own and every thread it creates inherits the CPU mask). Every line the
+    /// process prints (stdout and stderr) also goes to <paramref name="onLine"/>, from the first one on.</summary>
+    public Child Start(string file, IReadOnlyList<string> args, int? cpu, string? readyLine, Action<string>? onLine = null)
     {
         var psi = new ProcessStartInfo
         {
@@ -60,7 +61,7 @@ internal sealed class ChildProcesses : IDisposable
             throw new BenchException($"cannot start {psi.FileName}: {e.Message}");
         }
 
-        var child = new Child(process, readyLine, this);
+        var child = new Child(process, readyLine, this, onLine);
         live[child.Pid] = child;
         return child;
     }
@@ -83,9 +84,11 @@ internal sealed class ChildProcesses : IDisposable
 
     private void OnSignal(PosixSignalContext context)
     {
+        // SIGKILL by PID and no waiting: this handler runs on the runtime's signal-handling thread, which
+        // also reaps children, so waiting here for a child (or for kill(1)) to exit would never end.
         foreach (Child child in live.Values)
         {
-            child.Stop();
+            child.KillNow();
         }
 
         foreach (string dir in directories.Keys)
@@ -131,13 +134,15 @@ internal sealed class ChildProcesses : IDisposable
         private readonly Queue<string> tail = new();
         private readonly ManualResetEventSlim ready = new();
         private readonly string? readyLine;
+        private readonly Action<string>? onLine;
         private int stopped;
 
-        public Child(Process process, string? readyLine, ChildProcesses owner)
+        public Child(Process process, string? readyLine, ChildProcesses owner, Action<string>? onLine = null)
         {
             this.process = process;
             this.readyLine = readyLine;
             this.owner = owner;
+            this.onLine = onLine;
             Pid = process.Id;
             process.OutputDataReceived += (_, e) => OnLine(e.Data);
             process.ErrorDataReceived += (_, e) => OnLine(e.Data);
@@ -161,6 +166,35 @@ internal sealed class ChildProcesses : IDisposable
             }
         }
 
+        /// <summary>Writes one line to the process's standard input (testpmd's interactive prompt);
+        /// false if the process has closed it (exited).</summary>
+        public bool SendLine(string line)
+        {
+            try
+            {
+                process.StandardInput.Write(line + "\n");
+                process.StandardInput.Flush();
+                return true;
+            }
+            catch (Exception e) when (e is IOException or InvalidOperationException or ObjectDisposedException)
+            {
+                return false;
+            }
+        }
+
+        /// <summary>Waits up to <paramref name="timeout"/> for the process to exit by itself.</summary>
+        public bool WaitExit(TimeSpan timeout)
+        {
+            try
+            {
+                return process.WaitForExit(timeout);
+            }
+            catch (InvalidOperationException)
+            {
+                return true;
+            }
+        }
+
         /// <summary>Waits for the ready line; false on timeout or if the process exited first.</summary>
         public bool WaitReady(TimeSpan timeout)
         {
@@ -179,6 +213,19 @@ internal sealed class ChildProcesses : IDisposable
             }
 
             return false;
+        }
+
+        /// <summary>SIGKILL to this PID at once, without waiting for it (for the signal handler).</summary>
+        public void KillNow()
+        {
+            try
+            {
+                process.Kill();
+            }
+            catch (Exception e) when (e is InvalidOperationException or System.ComponentModel.Win32Exception or NotSupportedException)
+            {
+                // Already exited or reaped.
+            }
         }
 
         /// <summary>SIGTERM to this PID, SIGKILL after 3 s; idempotent.</summary>
@@ -222,6 +269,7 @@ internal sealed class ChildProcesses : IDisposable
                 return;
             }
 
+            onLine?.Invoke(line);
             if (readyLine is not null && line.Contains(readyLine, StringComparison.Ordinal))
             {
                 ready.Set();

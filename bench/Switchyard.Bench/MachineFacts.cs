@@ -108,7 +108,7 @@ internal sealed record MachineFacts(
     }
 
     /// <summary>Runs a short command and returns its trimmed stdout, or null if it failed.</summary>
-    private static string? Run(string file, params string[] args)
+    internal static string? Run(string file, params string[] args)
     {
         try
         {

@@ -1,6 +1,7 @@
 // switchyard-bench: benchmarks that run Switchyard and the tool a user would otherwise pick side by
 // side in one run, alternating (A B A B ...), every run time-bounded, and report medians and ratios.
-// Subcommands: `stream` (two synthetic peers through the switch; see StreamBenchmark).
+// Subcommands: `stream` (two synthetic peers through the switch; see StreamBenchmark) and `vhost`
+// (DPDK virtio-user guests through Switchyard's vhost-user back-end and the DPDK ceiling; see VhostBenchmark).
 namespace Switchyard.Bench;
 
 internal static class Program
@@ -10,6 +11,7 @@ internal static class Program
 
         Commands:
           stream   Two synthetic peers through the switch (Switchyard's stream socket, vde_switch, a ceiling)
+          vhost    DPDK virtio-user guests through Switchyard's vhost-user back-end and the DPDK vhost ceiling
 
         Run `switchyard-bench <command> --help` for the options of a command.
 
@@ -30,6 +32,8 @@ internal static class Program
                 return 0;
             case "stream":
                 return RunStream(args[1..]);
+            case "vhost":
+                return RunVhost(args[1..]);
             default:
                 Console.Error.WriteLine($"switchyard-bench: unknown command '{args[0]}'");
                 Console.Error.Write(Usage);
@@ -65,6 +69,38 @@ internal static class Program
         catch (BenchException e)
         {
             Console.Error.WriteLine($"switchyard-bench stream: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static int RunVhost(string[] args)
+    {
+        VhostOptions? options;
+        try
+        {
+            options = VhostOptions.Parse(args);
+        }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine($"switchyard-bench vhost: {e.Message}");
+            Console.Error.WriteLine("Run `switchyard-bench vhost --help` for the options.");
+            return 2;
+        }
+
+        if (options is null)
+        {
+            Console.Out.Write(VhostOptions.Help);
+            return 0;
+        }
+
+        using var children = new ChildProcesses();
+        try
+        {
+            return new VhostBenchmark(options, children).Run();
+        }
+        catch (BenchException e)
+        {
+            Console.Error.WriteLine($"switchyard-bench vhost: {e.Message}");
             return 1;
         }
     }

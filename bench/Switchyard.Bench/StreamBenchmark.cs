@@ -64,7 +64,7 @@ internal sealed class StreamBenchmark(StreamOptions options, ChildProcesses chil
     }
 
     /// <summary>This process's own command line, quoted so it can be pasted into a shell.</summary>
-    private static string Invocation()
+    internal static string Invocation()
     {
         string[] args = Environment.GetCommandLineArgs();
         var parts = new List<string> { "dotnet" };
@@ -78,7 +78,7 @@ internal sealed class StreamBenchmark(StreamOptions options, ChildProcesses chil
         return string.Join(' ', parts);
     }
 
-    private static string LoadAverage()
+    internal static string LoadAverage()
     {
         try
         {
@@ -116,7 +116,7 @@ internal sealed class StreamBenchmark(StreamOptions options, ChildProcesses chil
         }
     }
 
-    private static string? RepoRoot()
+    internal static string? RepoRoot()
     {
         foreach (string start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
         {

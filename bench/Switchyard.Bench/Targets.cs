@@ -204,7 +204,7 @@ internal sealed class SwitchyardTarget(string bin, int? cpu, ChildProcesses chil
     }
 
     /// <summary>Per-port frames and drops and the switch counters that are not zero, on one line.</summary>
-    private static string Summarize(string json)
+    internal static string Summarize(string json)
     {
         using var doc = JsonDocument.Parse(json);
         JsonElement root = doc.RootElement;
