@@ -140,6 +140,52 @@ public sealed partial class VhostUserRestartTests(ITestOutputHelper output)
         Assert.True(received >= PingCount - 50, b.Describe($"too many pings lost: {received}/{transmitted}"));
     }
 
+    [RequiresGuestFact]
+    public async Task ClientModePort_QemuListens_SwitchyardRestarted_RedialsAndPingResumes()
+    {
+        // Switchyard as the vhost-user client (spec server=off) of a QEMU that listens (chardev server=on), as OVS's
+        // dpdkvhostuserclient ports work: a restarted Switchyard dials QEMU again and the guest never notices.
+        string runDir = Directory.CreateTempSubdirectory("sy-e2e-client-").FullName;
+        string qemuSocket = Path.Combine(runDir, "qemu-b.sock");
+        string yaml = Path.Combine(runDir, "topology.yaml");
+        await File.WriteAllTextAsync(yaml, $"""
+            networks:
+              - name: default
+                ports:
+                  - name: vhost-user
+                    netdev: "vhost-user,path={runDir}/vhost-user.sock,server=on"
+                  - name: vm-b
+                    netdev: "vhost-user,path={qemuSocket},server=off"
+            """);
+        await using SwitchyardProcess first = await SwitchyardProcess.StartAsync(runDir, ["-c", yaml, "-v"], output.WriteLine);
+
+        await using QemuGuest a = QemuGuest.Start(Guest("a", Socket(first), 1, Shebang + StaticIPv4(1) + "sleep 300\n", output.WriteLine));
+        List<string> bArgs = [.. Args(qemuSocket, 2)];
+        bArgs[bArgs.IndexOf("-chardev") + 1] = $"socket,id=c0,path={qemuSocket},server=on,wait=off";
+        await using QemuGuest b = QemuGuest.Start(new QemuGuestOptions
+        {
+            Name = "b",
+            MemoryMiB = MemoryMiB,
+            TestScript = Shebang + StaticIPv4(2) + WaitForPing(TestAddress(1), attempts: 120) + "echo PINGING\n"
+                + "timeout 120 ping -i 0.2 -c 400 -W 2 " + TestAddress(1) + "; echo \"PING-RC $?\"\n",
+            ExtraArgs = bArgs,
+            Log = output.WriteLine,
+        });
+
+        await b.WaitForLineAsync(ReplyWithSeqAtLeast(20), GuestTimeout);
+        JsonElement show = await first.ShowAsync();
+        Assert.Contains(SwitchyardProcess.Ports(show), p => p.GetProperty("name").GetString() == "vm-b");
+
+        int lastBefore = MaxSeq(b.Output);
+        var clock = Stopwatch.StartNew();
+        Assert.Equal(0, await first.StopAsync());
+        await using SwitchyardProcess second = await SwitchyardProcess.StartAsync(runDir, ["-c", yaml, "-v"], output.WriteLine);
+        await b.WaitForLineAsync(ReplyWithSeqAtLeast(lastBefore + 10), TimeSpan.FromSeconds(60));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"OUTAGE (client mode, immediate restart): replies resumed {clock.Elapsed.TotalSeconds:0.00} s after the stop began"));
+        Assert.Contains("port vm-b connected to", second.Output, StringComparison.Ordinal);
+        Assert.Equal(1, Regex.Count(b.Output, QemuGuest.BootedMarker));
+    }
+
     /// <summary>Stops <paramref name="current"/> (SIGTERM), waits <paramref name="downtime"/>, starts a new daemon on the
     /// same run directory and waits until both guests have reconnected and <paramref name="pinger"/>'s ping has a reply
     /// past the stop. Times are from the moment the stop began.</summary>
