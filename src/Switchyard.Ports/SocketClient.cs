@@ -119,7 +119,11 @@ public sealed partial class SocketClient : IIoHandler, IDisposable
         catch (SocketException ex)
         {
             s.Dispose();
-            Failed(ex.Message);
+
+            // .NET reports a missing unix socket path (ENOENT) as "Cannot assign requested address".
+            Failed(endPoint is UnixDomainSocketEndPoint && ex.SocketErrorCode is SocketError.AddressNotAvailable or SocketError.AddressFamilyNotSupported
+                ? "no socket at that path yet; is the peer started with server=on?"
+                : ex.Message);
         }
     }
 
