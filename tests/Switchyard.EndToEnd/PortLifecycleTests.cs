@@ -26,6 +26,9 @@ public sealed class PortLifecycleTests(ITestOutputHelper output)
             Log = output.WriteLine,
         });
 
+        // The anchor's QEMU connects first, so it is stream.1 and the visitors are stream.2 and stream.3.
+        await sy.WaitForShowAsync(s => SwitchyardProcess.Ports(s).Count() == 1, TimeSpan.FromSeconds(30), "the anchor's port");
+
         // First visitor: reaches the anchor, then powers off.
         await using (QemuGuest first = QemuGuest.Start(new QemuGuestOptions
         {
