@@ -144,11 +144,6 @@ public sealed partial class Network
         }
     }
 
-    /// <summary>The attachment a live port belongs to (its listener for accepted connections).</summary>
-    public Attachment? AttachmentOf(Port port) =>
-        attachments.TryGetValue(port.Name, out Attachment? a) ? a
-        : attachments.TryGetValue(port.Name[..Math.Max(0, port.Name.LastIndexOf('.'))], out a) ? a : null;
-
     private static VlanMembership ToMembership(VlanConfig vlan) => vlan switch
     {
         Config.AccessVlan a => new Switching.AccessVlan(a.Vid),

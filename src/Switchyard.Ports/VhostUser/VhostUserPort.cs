@@ -91,9 +91,6 @@ public sealed partial class VhostUserPort : Port, IIoHandler, IVhostUserDevice, 
     /// <summary>The negotiated virtio features (0 until SET_FEATURES).</summary>
     public NegotiatedFeatures Features => features;
 
-    /// <summary>Chains returned empty because they broke a ring rule, since the port was created.</summary>
-    public long InvalidChains { get; private set; }
-
     /// <summary>Attaches a connected socket (the port takes ownership); starts reading messages. On the loop.</summary>
     public void Connect(Socket connected, string? peerDescription = null)
     {
@@ -169,7 +166,6 @@ public sealed partial class VhostUserPort : Port, IIoHandler, IVhostUserDevice, 
                 break;
             default:
                 // The guest's RX ring broke a rule: the chains went back empty, the frame is lost.
-                InvalidChains++;
                 Counters.Drop(DropReason.TxError);
                 if (!ring.Dirty)
                 {
@@ -509,7 +505,6 @@ public sealed partial class VhostUserPort : Port, IIoHandler, IVhostUserDevice, 
                         if (error.GetDisposition() == QueueErrorDisposition.ReturnEmpty)
                         {
                             q.PushUsed(chain.HeadIndex, 0);
-                            port.InvalidChains++;
                             port.Counters.Drop(DropReason.RxBadDescriptor);
                             n++;
                             continue;
@@ -532,7 +527,6 @@ public sealed partial class VhostUserPort : Port, IIoHandler, IVhostUserDevice, 
                     }
                     else if (txError != NetTxError.None)
                     {
-                        port.InvalidChains++;
                         port.Counters.Drop(DropReason.RxBadDescriptor);
                     }
 
