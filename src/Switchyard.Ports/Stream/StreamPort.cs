@@ -23,7 +23,7 @@ using Switchyard.Native;
 
 namespace Switchyard.Ports.Stream;
 
-public sealed partial class StreamPort : Port, IIoHandler, IConnectionPort
+public sealed partial class StreamPort : ConnectionPort, IIoHandler
 {
     private const int ReceiveBufferSize = 256 * 1024;
     private const int StagingBufferSize = 1024 * 1024;
@@ -37,7 +37,6 @@ public sealed partial class StreamPort : Port, IIoHandler, IConnectionPort
 
     private readonly IEventLoop loop;
     private readonly ILogger logger;
-    private readonly bool persistent;
     private readonly byte[] rx = GC.AllocateUninitializedArray<byte>(ReceiveBufferSize, pinned: true);
     private readonly byte[] tx = GC.AllocateUninitializedArray<byte>(StagingBufferSize, pinned: true);
     private Socket? socket;
@@ -52,16 +51,12 @@ public sealed partial class StreamPort : Port, IIoHandler, IConnectionPort
     /// <summary>Creates a port. <paramref name="persistent"/> ports survive the end of a connection
     /// (client ports that reconnect); others close themselves and are removed.</summary>
     public StreamPort(string name, IEventLoop loop, ILogger logger, string peer, bool persistent)
-        : base(name)
+        : base(name, persistent)
     {
         this.loop = loop;
         this.logger = logger;
         this.peer = peer;
-        this.persistent = persistent;
     }
-
-    /// <summary>Raised on the loop when a persistent port loses its connection.</summary>
-    public event Action<Port, string>? Disconnected;
 
     public override string Kind => "stream";
 
@@ -70,10 +65,10 @@ public sealed partial class StreamPort : Port, IIoHandler, IConnectionPort
     public override int MaxFrameLength => StreamFraming.MaxFrameLength;
 
     /// <summary>True while a connection is attached.</summary>
-    public bool IsConnected => socket is not null;
+    public override bool IsConnected => socket is not null;
 
     /// <summary>Attaches a connected socket; the port takes ownership. Call on the loop.</summary>
-    public void Connect(Socket connected, string? peerDescription = null)
+    public override void Connect(Socket connected, string? peerDescription = null)
     {
         ArgumentNullException.ThrowIfNull(connected);
         if (stopped)
@@ -82,7 +77,7 @@ public sealed partial class StreamPort : Port, IIoHandler, IConnectionPort
             return;
         }
 
-        DetachSocket();
+        DetachConnection();
         connected.Blocking = false;
         connected.SendBufferSize = SocketBufferBytes;
         connected.ReceiveBufferSize = SocketBufferBytes;
@@ -194,7 +189,7 @@ public sealed partial class StreamPort : Port, IIoHandler, IConnectionPort
         if (!stopped)
         {
             stopped = true;
-            DetachSocket();
+            DetachConnection();
         }
     }
 
@@ -292,15 +287,7 @@ public sealed partial class StreamPort : Port, IIoHandler, IConnectionPort
             LogDisconnected(Name, peer, reason);
         }
 
-        if (persistent)
-        {
-            DetachSocket();
-            Disconnected?.Invoke(this, reason);
-        }
-        else
-        {
-            CloseFromPeer(reason);
-        }
+        EndConnection(reason);
     }
 
     private void CompactStaging()
@@ -313,7 +300,7 @@ public sealed partial class StreamPort : Port, IIoHandler, IConnectionPort
         }
     }
 
-    private void DetachSocket()
+    protected override void DetachConnection()
     {
         registration?.Dispose();
         registration = null;

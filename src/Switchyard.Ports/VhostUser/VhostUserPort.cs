@@ -29,14 +29,13 @@ using Switchyard.Virtio;
 
 namespace Switchyard.Ports.VhostUser;
 
-public sealed partial class VhostUserPort : Port, IIoHandler, IVhostUserDevice, IConnectionPort
+public sealed partial class VhostUserPort : ConnectionPort, IIoHandler, IVhostUserDevice
 {
     private const int TxBatch = 256;
     private const int MaxMessagesPerWake = 64;
 
     private readonly IEventLoop loop;
     private readonly ILogger logger;
-    private readonly bool persistent;
     private readonly VhostUserBackendOptions options;
     private readonly Ring[] rings;
     private readonly byte[] message = new byte[VhostUserHeader.Length + MessageRules.MaxPayload];
@@ -55,14 +54,13 @@ public sealed partial class VhostUserPort : Port, IIoHandler, IVhostUserDevice, 
     private string peer;
 
     public VhostUserPort(string name, IEventLoop loop, ILogger logger, string peer, VhostUserBackendOptions options, bool persistent)
-        : base(name)
+        : base(name, persistent)
     {
         ArgumentNullException.ThrowIfNull(options);
         this.loop = loop;
         this.logger = logger;
         this.peer = peer;
         this.options = options;
-        this.persistent = persistent;
         rings = new Ring[options.MaxRings];
         for (int i = 0; i < rings.Length; i++)
         {
@@ -71,9 +69,6 @@ public sealed partial class VhostUserPort : Port, IIoHandler, IVhostUserDevice, 
 
         backend = new VhostUserBackend(options, this);
     }
-
-    /// <summary>Raised on the loop when a persistent (client-mode) port loses its connection.</summary>
-    public event Action<Port, string>? Disconnected;
 
     public override string Kind => "vhost-user";
 
@@ -86,13 +81,13 @@ public sealed partial class VhostUserPort : Port, IIoHandler, IVhostUserDevice, 
         | ((features & (NegotiatedFeatures.GuestTso4 | NegotiatedFeatures.GuestTso6)) == (NegotiatedFeatures.GuestTso4 | NegotiatedFeatures.GuestTso6)
             ? PortOffloads.TcpSegmentation : PortOffloads.None);
 
-    public bool IsConnected => socket is not null;
+    public override bool IsConnected => socket is not null;
 
     /// <summary>The negotiated virtio features (0 until SET_FEATURES).</summary>
     public NegotiatedFeatures Features => features;
 
     /// <summary>Attaches a connected socket (the port takes ownership); starts reading messages. On the loop.</summary>
-    public void Connect(Socket connected, string? peerDescription = null)
+    public override void Connect(Socket connected, string? peerDescription = null)
     {
         ArgumentNullException.ThrowIfNull(connected);
         if (stopped)
@@ -415,20 +410,11 @@ public sealed partial class VhostUserPort : Port, IIoHandler, IVhostUserDevice, 
             LogDisconnected(Name, peer, reason);
         }
 
-        if (persistent)
-        {
-            DetachConnection();
-            Disconnected?.Invoke(this, reason);
-        }
-        else
-        {
-            CloseFromPeer(reason);
-        }
-
+        EndConnection(reason);
         return false;
     }
 
-    private void DetachConnection()
+    protected override void DetachConnection()
     {
         FileDescriptors.CloseAll(fds.AsSpan(0, fdCount));
         fdCount = 0;
