@@ -49,6 +49,11 @@ public readonly ref struct IPv4Header
 
     public ReadOnlySpan<byte> Destination => datagram.Slice(DestinationOffset, AddressLength);
 
+    /// <summary>The whole datagram: header and payload, total length bytes.</summary>
+    public ReadOnlySpan<byte> Datagram => datagram;
+
+    public byte TimeToLive => datagram[8];
+
     /// <summary>The header, options included.</summary>
     public ReadOnlySpan<byte> Header => datagram[..HeaderLength];
 

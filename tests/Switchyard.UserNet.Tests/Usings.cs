@@ -1,0 +1,1 @@
+namespace Switchyard.UserNet.Tests;
