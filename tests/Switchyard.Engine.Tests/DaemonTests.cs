@@ -17,8 +17,12 @@ public sealed class DaemonTests : IAsyncLifetime
 
     private string ControlSocket => Path.Combine(runDir, Defaults.ControlSocketFileName);
 
+    // The switch's own behaviour, so the default network without its gateway port.
     public async Task InitializeAsync() =>
-        daemon = await Daemon.StartAsync(new DaemonOptions(runDir, TopologyConfig.Default(runDir), NullLoggerFactory.Instance));
+        daemon = await Daemon.StartAsync(new DaemonOptions(runDir, WithoutGateway(TopologyConfig.Default(runDir)), NullLoggerFactory.Instance));
+
+    private static TopologyConfig WithoutGateway(TopologyConfig topology) =>
+        new([.. topology.Networks.Select(n => n with { Gateway = null })]);
 
     public async Task DisposeAsync()
     {

@@ -23,6 +23,9 @@ public static class Defaults
     /// <summary>The default network's vhost-user listener port.</summary>
     public const string VhostUserPortName = "vhost-user";
 
+    /// <summary>Name of the NAT gateway's internal port in a network that has one.</summary>
+    public const string GatewayPortName = "gateway";
+
     /// <summary>How long a learned MAC address stays in the forwarding table without traffic
     /// (300 s, as in Linux bridges and 802.1D).</summary>
     public static readonly TimeSpan MacAgeing = TimeSpan.FromSeconds(300);

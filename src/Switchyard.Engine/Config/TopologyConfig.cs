@@ -11,6 +11,7 @@
 using System.Collections.Immutable;
 using System.Net;
 using System.Net.Sockets;
+using Switchyard.UserNet;
 
 namespace Switchyard.Engine.Config;
 
@@ -47,6 +48,9 @@ public sealed record PortConfig(string Name, NetdevSpec Netdev, VlanConfig Vlan)
 /// <summary>One network: a learning switch (or a hub) and its ports.</summary>
 public sealed record NetworkConfig(string Name, bool Hub, TimeSpan MacAgeing, int MaxMacs, ImmutableArray<PortConfig> Ports)
 {
+    /// <summary>The network's NAT gateway (an internal port named "gateway"); null for none.</summary>
+    public GatewayOptions? Gateway { get; init; }
+
     /// <summary>A learning switch with the default ageing time and table size.</summary>
     public NetworkConfig(string name, ImmutableArray<PortConfig> ports)
         : this(name, Defaults.Hub, Defaults.MacAgeing, Defaults.MaxMacs, ports)
@@ -56,7 +60,7 @@ public sealed record NetworkConfig(string Name, bool Hub, TimeSpan MacAgeing, in
     // ImmutableArray compares by reference; a configuration compares by content.
     public bool Equals(NetworkConfig? other) =>
         other is not null && Name == other.Name && Hub == other.Hub && MacAgeing == other.MacAgeing
-        && MaxMacs == other.MaxMacs && SequenceEqual(Ports, other.Ports);
+        && MaxMacs == other.MaxMacs && SequenceEqual(Ports, other.Ports) && Equals(Gateway, other.Gateway);
 
     public override int GetHashCode()
     {
@@ -65,6 +69,7 @@ public sealed record NetworkConfig(string Name, bool Hub, TimeSpan MacAgeing, in
         hash.Add(Hub);
         hash.Add(MacAgeing);
         hash.Add(MaxMacs);
+        hash.Add(Gateway);
         foreach (PortConfig port in Ports.IsDefault ? [] : Ports)
         {
             hash.Add(port);
@@ -112,8 +117,9 @@ public sealed record TopologyConfig
 
     public ImmutableArray<NetworkConfig> Networks { get; }
 
-    /// <summary>What runs when no topology is given: network "default" (a learning switch) with one
-    /// port "stream" listening on <c>RUNDIR/stream.sock</c>.</summary>
+    /// <summary>What runs when no topology is given: network "default" (a learning switch with a NAT
+    /// gateway on QEMU's user-networking plan), a stream port on <c>RUNDIR/stream.sock</c> and a
+    /// vhost-user port on <c>RUNDIR/vhost-user.sock</c>.</summary>
     public static TopologyConfig Default(string runDirectory)
     {
         ArgumentException.ThrowIfNullOrEmpty(runDirectory);
@@ -121,7 +127,7 @@ public sealed record TopologyConfig
         var vhostUser = new VhostUserSpec(Path.Combine(runDirectory, Defaults.VhostUserSocketFileName), server: true, queues: Defaults.MaxVhostUserQueues);
         return new TopologyConfig([new NetworkConfig(Defaults.NetworkName, [
             new PortConfig(Defaults.PortName, stream),
-            new PortConfig(Defaults.VhostUserPortName, vhostUser)])]);
+            new PortConfig(Defaults.VhostUserPortName, vhostUser)]) { Gateway = GatewayOptions.Default }]);
     }
 
     /// <summary>Every problem with <paramref name="networks"/> as a topology, one message each

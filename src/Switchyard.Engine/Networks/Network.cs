@@ -14,7 +14,9 @@ using Switchyard.Engine.Config;
 using Switchyard.Ports;
 using Switchyard.Ports.Dgram;
 using Switchyard.Ports.Stream;
+using Switchyard.Ports.UserNet;
 using Switchyard.Ports.VhostUser;
+using Switchyard.UserNet;
 using Switchyard.VhostUser;
 using Switchyard.Switching;
 
@@ -54,10 +56,25 @@ public sealed partial class Network
 
     public IEnumerable<Attachment> Attachments => attachments.Values;
 
+    /// <summary>The network's NAT gateway, if it has one (an internal port on the default VLAN).</summary>
+    public NatGateway? Gateway { get; private set; }
+
     /// <summary>Creates every configured port; on the loop. Errors are collected and thrown together.</summary>
     public void Start()
     {
         var errors = new List<string>();
+        if (Config.Gateway is { } gatewayOptions)
+        {
+            try
+            {
+                StartGateway(gatewayOptions);
+            }
+            catch (HostNetworkException ex)
+            {
+                errors.Add($"network {Name}, gateway: {ex.Message}");
+            }
+        }
+
         foreach (PortConfig port in Config.Ports)
         {
             try
@@ -132,6 +149,7 @@ public sealed partial class Network
     public void Stop()
     {
         ageingTimer.Cancel();
+        Gateway = null;
         foreach (string name in attachments.Keys.ToList())
         {
             RemovePort(name);
@@ -142,6 +160,14 @@ public sealed partial class Network
             Switch.RemovePort(p);
             p.Stop();
         }
+    }
+
+    private void StartGateway(GatewayOptions options)
+    {
+        var gateway = new NatGateway(Defaults.GatewayPortName, options, loop, new LoopHostNetwork(loop), resolvers: null, logger);
+        Switch.AddPort(gateway, new Switching.AccessVlan(1));
+        Gateway = gateway;
+        gateway.Start();
     }
 
     private static VlanMembership ToMembership(VlanConfig vlan) => vlan switch
