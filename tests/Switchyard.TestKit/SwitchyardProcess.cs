@@ -126,14 +126,16 @@ public sealed class SwitchyardProcess : IAsyncDisposable
         return doc.RootElement.TryGetProperty("fdb", out JsonElement rows) ? rows.Clone() : JsonDocument.Parse("[]").RootElement.Clone();
     }
 
-    /// <summary>The ports of <paramref name="network"/> in a `show` answer.</summary>
-    public static IEnumerable<JsonElement> Ports(JsonElement show, string network = "default")
+    /// <summary>The ports of <paramref name="network"/> in a `show` answer: the ports guests attach to,
+    /// plus the NAT gateway's internal port when <paramref name="includeGateway"/> is set.</summary>
+    public static IEnumerable<JsonElement> Ports(JsonElement show, string network = "default", bool includeGateway = false)
     {
         foreach (JsonElement n in show.GetProperty("networks").EnumerateArray())
         {
             if (n.GetProperty("name").GetString() == network)
             {
-                return n.GetProperty("ports").EnumerateArray().ToList();
+                return n.GetProperty("ports").EnumerateArray()
+                    .Where(p => includeGateway || p.GetProperty("kind").GetString() != "gateway").ToList();
             }
         }
 
