@@ -24,7 +24,7 @@ internal sealed class NeighbourTable
     private readonly long lifetime;
     private readonly long sweepAge;
     private readonly long second;
-    private long lastSweep = long.MinValue;
+    private long lastSweep;
 
     public NeighbourTable(TimeProvider clock, TimeSpan lifetime)
     {
@@ -32,6 +32,7 @@ internal sealed class NeighbourTable
         this.lifetime = ToTimestamp(lifetime);
         sweepAge = ToTimestamp(TimeSpan.FromMinutes(1));
         second = ToTimestamp(TimeSpan.FromSeconds(1));
+        lastSweep = clock.GetTimestamp() - second;
     }
 
     public int Count => entries.Count;
