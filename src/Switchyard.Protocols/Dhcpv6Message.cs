@@ -191,7 +191,7 @@ public ref struct Dhcpv6Builder
     }
 
     /// <summary>Appends an option whose value is a list of IPv6 addresses (DNS servers, option 23).</summary>
-    public void AddAddresses(ushort code, ReadOnlySpan<IpAddr> addresses)
+    public void AddAddresses(ushort code, scoped ReadOnlySpan<IpAddr> addresses)
     {
         Span<byte> v = stackalloc byte[16 * Math.Min(addresses.Length, 16)];
         for (int i = 0; i < v.Length / 16; i++)
