@@ -31,6 +31,10 @@ public enum GatewayDrop
     DhcpMalformed,
     DhcpPoolExhausted,
     Dhcpv6Malformed,
+    IcmpTypeUnsupported,
+    DhcpMessageUnsupported,
+    Dhcpv6MessageUnsupported,
+    NeighbourTableFull,
 
     // TCP NAT
     TcpMalformed,
@@ -77,6 +81,12 @@ public enum GatewayEvent
     DhcpNaks,
     DhcpReleases,
     Dhcpv6Replies,
+    NeighbourSolicitationsSent,
+    DhcpDeclines,
+    DhcpForOtherServer,
+    Dhcpv6Advertises,
+    Dhcpv6ForOtherServer,
+    NdpIgnored,
 
     // TCP NAT
     TcpFlowsOpened,
