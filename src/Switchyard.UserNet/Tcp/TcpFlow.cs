@@ -418,6 +418,12 @@ internal sealed class TcpFlow
             return;
         }
 
+        if (toGuest.IsEmpty)
+        {
+            // A read that found nothing must not keep the chunk it was offered.
+            toGuest.Clear();
+        }
+
         UpdateInterest();
         PumpToGuest();
         CheckDone();
