@@ -603,6 +603,13 @@ internal sealed class TcpFlow
             return;
         }
 
+        if (payload.Length == 0 && !fin && Lt(seq, rcvNxt))
+        {
+            // RFC 9293 §3.10.7.4 first check: an unacceptable segment is answered with an ACK (this is how
+            // a zero-window probe, sent one below RCV.NXT, learns our window).
+            ackPending = true;
+        }
+
         if (payload.Length > 0 || fin)
         {
             OnData(seq, payload, fin);
