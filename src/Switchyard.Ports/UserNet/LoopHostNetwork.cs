@@ -150,7 +150,7 @@ public sealed class LoopHostNetwork : IHostNetwork
     private static string Describe(IpAddr address) =>
         address == IpAddr.None ? "all addresses ([::] and 0.0.0.0)" : address.ToString();
 
-    private static HostNetworkException Failure(string protocol, IpAddr address, ushort port, int errno)
+    internal static HostNetworkException Failure(string protocol, IpAddr address, ushort port, int errno)
     {
         string where = Describe(address);
         string message = errno switch
