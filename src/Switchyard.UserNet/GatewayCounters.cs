@@ -50,6 +50,9 @@ public enum GatewayDrop
     DnsUpstreamReplyInvalid,
     PingNotPermitted,
     PingSendFailed,
+    UdpReplyTooBig,
+    DnsPendingFull,
+    PingReplyInvalid,
 
     // Flow table (shared)
     FlowTableFull,
@@ -95,6 +98,9 @@ public enum GatewayEvent
     PingsForwarded,
     PingRepliesReturned,
     UdpForwardsReceived,
+    DnsServerFailuresReturned,
+    DnsRetries,
+    PingFlowsOpened,
 }
 
 public sealed class GatewayCounters
