@@ -39,6 +39,7 @@ internal sealed class DnsForwarder : IHostSocketOwner
     private readonly Dictionary<IHostSocket, Upstream> upstreamBySocket = new(ReferenceEqualityComparer.Instance);
     private readonly byte[] receiveBuffer = new byte[65536];
     private readonly LoopTimer timer;
+    private IReadOnlyList<DnsUpstream>? lastUpstreams;
     private int freeCount;
     private long timerDue = long.MaxValue;
 
@@ -73,8 +74,10 @@ internal sealed class DnsForwarder : IHostSocketOwner
         }
 
         IReadOnlyList<DnsUpstream> current = context.CurrentUpstreams();
-        if (upstreams.Count > current.Count)
+        if (!ReferenceEquals(current, lastUpstreams))
         {
+            // The list changed (configuration, or resolv.conf re-read): close sockets to upstreams it dropped.
+            lastUpstreams = current;
             PruneUpstreams(current);
         }
 
