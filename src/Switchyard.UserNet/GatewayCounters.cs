@@ -54,6 +54,9 @@ public enum GatewayDrop
     DnsUpstreamReplyInvalid,
     PingNotPermitted,
     PingSendFailed,
+    UdpReplyTooBig,
+    DnsPendingFull,
+    PingReplyInvalid,
 
     // Flow table (shared)
     FlowTableFull,
@@ -105,6 +108,9 @@ public enum GatewayEvent
     PingsForwarded,
     PingRepliesReturned,
     UdpForwardsReceived,
+    DnsServerFailuresReturned,
+    DnsRetries,
+    PingFlowsOpened,
 }
 
 public sealed class GatewayCounters
