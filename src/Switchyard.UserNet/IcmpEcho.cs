@@ -56,6 +56,13 @@ public sealed partial class IcmpEcho : IHostSocketOwner
         sweep = context.Loop.CreateTimer(OnSweep);
     }
 
+    private long lastRefusal = long.MinValue;
+
+    /// <summary>True for a minute after the host refused a ping socket (EACCES): the gateway then answers
+    /// pings to its own address itself instead of carrying them to the host's loopback.</summary>
+    public bool RecentlyRefused =>
+        lastRefusal != long.MinValue && context.Clock.GetElapsedTime(lastRefusal) < TimeSpan.FromMinutes(1);
+
     /// <summary>Ping flows open now.</summary>
     internal int FlowCount => flows.Count;
 
@@ -203,6 +210,7 @@ public sealed partial class IcmpEcho : IHostSocketOwner
             limiter.Release(guestMac);
             if (errno == HostIo.EACCES)
             {
+                lastRefusal = context.Clock.GetTimestamp();
                 context.Counters.Drop(GatewayDrop.PingNotPermitted);
                 WarnNotPermitted();
             }
