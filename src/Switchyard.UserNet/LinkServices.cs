@@ -49,7 +49,7 @@ public sealed class LinkServices : INeighbours
         dhcp = new DhcpServer(context, search);
         if (options.Ipv6)
         {
-            v6 = new Ipv6Services(context, neighbours, search);
+            v6 = new Ipv6Services(context, Learn, search);
         }
 
         uint mask = options.Network.Length == 0 ? 0 : uint.MaxValue << (32 - options.Network.Length);
@@ -75,11 +75,9 @@ public sealed class LinkServices : INeighbours
             return;
         }
 
-        var sender = IpAddr.FromV4(packet.SenderIp);
-        if (packet.SenderIp != 0 && IsGuestAddressV4(packet.SenderIp))
-        {
-            LearnOrCount(packet.SenderMac, sender);
-        }
+        // Learn filters out 0.0.0.0 (probes), our own addresses (a guest claiming them teaches nothing)
+        // and anything off the guests' network.
+        Learn(packet.SenderMac, IpAddr.FromV4(packet.SenderIp));
 
         if (!packet.IsRequest)
         {
@@ -143,12 +141,18 @@ public sealed class LinkServices : INeighbours
 
     public bool TryResolve(IpAddr address, out ulong mac)
     {
+        mac = 0;
+        if (!IsResolvable(address) || IsOurAddress(address))
+        {
+            return false;
+        }
+
         if (neighbours.TryGet(address, out mac))
         {
             return true;
         }
 
-        if (!IsResolvable(address) || IsOurAddress(address) || !neighbours.TryStartResolution(address))
+        if (!neighbours.TryStartResolution(address))
         {
             return false;
         }

@@ -8,7 +8,7 @@
 // remains, the least recently used binding that is not an active lease (released, expired, or an
 // offer nobody took) is taken over; if every binding is active the pool is exhausted and the request
 // is dropped and counted. Declined addresses (DHCPDECLINE: another host answers for them) are held out
-// of the pool for DeclineHold.
+// of the pool for DeclineHold (at most MaxBindings of them at a time).
 //
 // Messages follow RFC 2131 §4.3: DISCOVER → OFFER; REQUEST in SELECTING state (server identifier
 // present) → ACK if it names our offer, silence if it names another server, NAK otherwise; in
@@ -237,7 +237,23 @@ internal sealed class DhcpServer
         // Someone else answers ARP for this address (RFC 2131 §3.1 step 5): hold it out of the pool
         // and forget the binding, so the next DISCOVER gets this MAC a different address.
         Remove(b);
-        declined[address] = now + DeclineHold;
+        if (declined.Count >= MaxBindings)
+        {
+            // Bounded like the bindings: a guest cycling MACs through DISCOVER/DECLINE cannot grow it.
+            foreach (KeyValuePair<uint, DateTimeOffset> d in declined)
+            {
+                if (now >= d.Value)
+                {
+                    declined.Remove(d.Key);
+                }
+            }
+        }
+
+        if (declined.Count < MaxBindings)
+        {
+            declined[address] = now + DeclineHold;
+        }
+
         counters.Count(GatewayEvent.DhcpDeclines);
     }
 

@@ -12,6 +12,7 @@
 // for a /64, the length Ethernet interface identifiers need), other configuration by DHCPv6, and the
 // same DNS in RDNSS for clients without DHCPv6. NDP messages to us that need no answer (an RA from a
 // guest, an NS for someone else) are counted as ignored. NA and NS from guests teach the neighbour table.
+// Multicast RAs in answer to RS from :: are rate-limited to one per 3 s (§6.2.6).
 //
 // DHCPv6 is stateless (RFC 8415 §6.1): INFORMATION-REQUEST → REPLY with our DUID-LL, the client's
 // identifier, DNS servers (option 23) and the domain list (option 24). We assign no addresses, so a
@@ -46,19 +47,23 @@ internal sealed class Ipv6Services
 
     private readonly GatewayContext context;
     private readonly GatewayCounters counters;
-    private readonly NeighbourTable neighbours;
+    private readonly Action<ulong, IpAddr> learn;
     private readonly GatewayOptions options;
     private readonly byte[] domainSearch;
     private readonly byte[] duid = new byte[DuidLength];
     private readonly IpAddr[] dnsServers;
     private readonly Random jitter;
+    private readonly long minDelayBetweenRas;
     private LoopTimer? timer;
     private int advertisementsSent;
+    private long lastMulticastRa;
 
-    public Ipv6Services(GatewayContext context, NeighbourTable neighbours, byte[] encodedDomainSearch)
+    public Ipv6Services(GatewayContext context, Action<ulong, IpAddr> learn, byte[] encodedDomainSearch)
     {
         this.context = context;
-        this.neighbours = neighbours;
+        this.learn = learn;
+        minDelayBetweenRas = (long)(3 * context.Clock.TimestampFrequency);
+        lastMulticastRa = context.Clock.GetTimestamp() - minDelayBetweenRas;
         options = context.Options;
         counters = context.Counters;
         domainSearch = encodedDomainSearch;
@@ -258,11 +263,21 @@ internal sealed class Ipv6Services
 
                 if (hasSourceLinkLayer)
                 {
-                    neighbours.Learn(sourceLinkLayer, packet.Source);
+                    learn(sourceLinkLayer, packet.Source);
                 }
 
                 if (fromUnspecified)
                 {
+                    // §6.2.6: multicast answers at most every MIN_DELAY_BETWEEN_RAS (3 s), so one guest
+                    // cannot make us flood every other.
+                    long now = context.Clock.GetTimestamp();
+                    if (now - lastMulticastRa < minDelayBetweenRas)
+                    {
+                        counters.Count(GatewayEvent.NdpIgnored);
+                        return;
+                    }
+
+                    lastMulticastRa = now;
                     SendAdvertisement(AllNodes, MulticastMac(AllNodes));
                 }
                 else
@@ -286,7 +301,7 @@ internal sealed class Ipv6Services
 
                 if (hasSourceLinkLayer && !fromUnspecified)
                 {
-                    neighbours.Learn(sourceLinkLayer, packet.Source);
+                    learn(sourceLinkLayer, packet.Source);
                 }
 
                 if (!IsOurs(target))
@@ -323,7 +338,7 @@ internal sealed class Ipv6Services
 
                 if (!IsOurs(target) && (target.IsLinkLocalV6 || context.Plan.IsGuestSide(target)))
                 {
-                    neighbours.Learn(ndp.TryGetLinkLayerAddress(NdpMessage.OptionTargetLinkLayer, out ulong mac) ? mac : packet.SourceMac, target);
+                    learn(ndp.TryGetLinkLayerAddress(NdpMessage.OptionTargetLinkLayer, out ulong mac) ? mac : packet.SourceMac, target);
                 }
                 else
                 {

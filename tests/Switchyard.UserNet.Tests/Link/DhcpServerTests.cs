@@ -247,6 +247,29 @@ public class DhcpServerTests
     }
 
     [Fact]
+    public void Decline_AfterHold_AddressUsableAgain()
+    {
+        var h = new LinkHarness(GatewayOptions.Default with { DhcpStart = IpAddr.FromV4(0x0A0002FE) }); // one address
+        uint a = Lease(h, LinkHarness.GuestMac);
+        h.Deliver(LinkHarness.DhcpFrame(LinkHarness.GuestMac, DhcpMessage.Decline, requested: a, serverId: Server));
+        h.Deliver(LinkHarness.DhcpFrame(LinkHarness.GuestMac, DhcpMessage.Discover));
+        Assert.Empty(h.Take());
+        Assert.Equal(1, h.Counters.Drops(GatewayDrop.DhcpPoolExhausted));
+        h.Loop.Advance(TimeSpan.FromMinutes(11));
+        Assert.Equal(a, Lease(h, LinkHarness.GuestMac));
+    }
+
+    [Fact]
+    public void Release_WrongCiaddr_CountedMalformed()
+    {
+        var h = new LinkHarness();
+        Lease(h, LinkHarness.GuestMac);
+        h.Deliver(LinkHarness.DhcpFrame(LinkHarness.GuestMac, DhcpMessage.Release, ciaddr: 0x0A000299));
+        Assert.Equal(1, h.Counters.Drops(GatewayDrop.DhcpMalformed));
+        Assert.True(Assert.Single(h.Services.Leases()).Active);
+    }
+
+    [Fact]
     public void Inform_AckWithoutLease()
     {
         var h = new LinkHarness();
