@@ -397,6 +397,57 @@ public sealed class HostNetworkTests : IDisposable
         await OnLoop(socket.Dispose);
     }
 
+    [Fact]
+    public async Task DataPath_SendAndReceive_AllocateNothing()
+    {
+        ushort port = FreePort(SocketType.Dgram);
+        var owner = new RecordingOwner();
+        long allocated = await OnLoop(() =>
+        {
+            IHostDatagramSocket bound = network.BindUdp(Loopback4, port, owner);
+            IHostDatagramSocket client = network.OpenUdp(Loopback4, port, owner, out _)!;
+            byte[] buffer = new byte[2048];
+            byte[] payload = new byte[512];
+
+            // Warm up (JIT, first-call stubs), then measure.
+            for (int round = 0; round < 2; round++)
+            {
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                for (int i = 0; i < 50; i++)
+                {
+                    _ = client.Send(payload);
+                    HostIo io;
+                    do
+                    {
+                        io = bound.ReceiveFrom(buffer, out IpAddr from, out ushort fromPort);
+                        if (io.Ok)
+                        {
+                            _ = bound.SendTo(buffer.AsSpan(0, io.Bytes), from, fromPort);
+                        }
+                    }
+                    while (io.WouldBlock);
+
+                    do
+                    {
+                        io = client.ReceiveFrom(buffer, out _, out _);
+                    }
+                    while (io.WouldBlock);
+                }
+
+                long used = GC.GetAllocatedBytesForCurrentThread() - before;
+                if (round == 1)
+                {
+                    bound.Dispose();
+                    client.Dispose();
+                    return used;
+                }
+            }
+
+            return -1;
+        });
+        Assert.Equal(0, allocated);
+    }
+
     /// <summary>A port that was free a moment ago (bind to 0, read it back, close).</summary>
     private static ushort FreePort(SocketType type)
     {
