@@ -78,6 +78,24 @@ public sealed class HostNetworkTests : IDisposable
     }
 
     [Fact]
+    public async Task ConnectTcp_Ipv6Loopback_ConnectsAndReportsAddresses()
+    {
+        using var server = new TcpListener(IPAddress.IPv6Loopback, 0);
+        server.Start();
+        ushort port = (ushort)((IPEndPoint)server.LocalEndpoint).Port;
+        var owner = new RecordingOwner();
+        IHostTcpSocket socket = await OnLoop(() => network.ConnectTcp(Loopback6, port, owner, out _)!);
+        using Socket accepted = await server.AcceptSocketAsync().WaitAsync(Timeout);
+        Assert.True((await owner.Next()).HasFlag(IoEvents.Writable));
+        Assert.Equal(0, await OnLoop(socket.TakeError));
+        Assert.Equal(Loopback6, await OnLoop(() => socket.LocalAddress));
+        Assert.Equal(HostIo.Done(2), await OnLoop(() => socket.Send("v6"u8)));
+        accepted.ReceiveTimeout = 5000;
+        Assert.Equal(2, accepted.Receive(new byte[8]));
+        await OnLoop(socket.Dispose);
+    }
+
+    [Fact]
     public async Task ConnectTcp_ClosedPort_ReportsConnectionRefused()
     {
         ushort port = FreePort(SocketType.Stream);
