@@ -6,8 +6,6 @@
 // another inode, since stat follows symlinks. .NET exposes neither the inode nor nanosecond ctime.
 // Offsets are those of struct stat on x86_64 glibc (144 bytes): st_dev 0, st_ino 8, st_size 48,
 // st_mtim 88, st_ctim 104 (each a 16-byte timespec).
-using System.Runtime.InteropServices;
-
 namespace Switchyard.Native;
 
 /// <summary>What identifies one version of a file; compare two with ==.</summary>
@@ -42,7 +40,4 @@ public readonly record struct FileVersion(ulong Device, ulong Inode, long Size, 
             *(long*)(buffer + StCtimOffset + 8));
         return true;
     }
-
-    /// <summary>The errno of the last failed TryGet on this thread, for a message.</summary>
-    public static string LastError => Marshal.GetLastPInvokeErrorMessage();
 }

@@ -95,8 +95,6 @@ internal static unsafe partial class LibC
     public const int IPPROTO_ICMPV6 = 58;
     public const int SO_REUSEADDR = 2;
     public const int SO_ERROR = 4;
-    public const int SO_SNDBUF = 7;
-    public const int SO_RCVBUF = 8;
     public const int SO_LINGER = 13;
     public const int TCP_NODELAY = 1;
     public const int IPV6_V6ONLY = 26;

@@ -261,13 +261,6 @@ public static class Sockets
     /// <summary>IPV6_V6ONLY: off makes an AF_INET6 socket bound to [::] accept IPv4 too (dual stack).</summary>
     public static int SetV6Only(int fd, bool on) => SetInt(fd, LibC.IPPROTO_IPV6, LibC.IPV6_V6ONLY, on ? 1 : 0);
 
-    /// <summary>SO_RCVBUF / SO_SNDBUF hints (the kernel doubles and caps them).</summary>
-    public static void SetBufferSizes(int fd, int receive, int send)
-    {
-        _ = SetInt(fd, LibC.SOL_SOCKET, LibC.SO_RCVBUF, receive);
-        _ = SetInt(fd, LibC.SOL_SOCKET, LibC.SO_SNDBUF, send);
-    }
-
     /// <summary>SO_LINGER {1, 0}: the next close discards queued data and sends an RST.</summary>
     public static unsafe int SetLingerZero(int fd)
     {

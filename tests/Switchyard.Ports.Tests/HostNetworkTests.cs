@@ -78,6 +78,24 @@ public sealed class HostNetworkTests : IDisposable
     }
 
     [Fact]
+    public async Task ConnectTcp_Ipv6Loopback_ConnectsAndReportsAddresses()
+    {
+        using var server = new TcpListener(IPAddress.IPv6Loopback, 0);
+        server.Start();
+        ushort port = (ushort)((IPEndPoint)server.LocalEndpoint).Port;
+        var owner = new RecordingOwner();
+        IHostTcpSocket socket = await OnLoop(() => network.ConnectTcp(Loopback6, port, owner, out _)!);
+        using Socket accepted = await server.AcceptSocketAsync().WaitAsync(Timeout);
+        Assert.True((await owner.Next()).HasFlag(IoEvents.Writable));
+        Assert.Equal(0, await OnLoop(socket.TakeError));
+        Assert.Equal(Loopback6, await OnLoop(() => socket.LocalAddress));
+        Assert.Equal(HostIo.Done(2), await OnLoop(() => socket.Send("v6"u8)));
+        accepted.ReceiveTimeout = 5000;
+        Assert.Equal(2, accepted.Receive(new byte[8]));
+        await OnLoop(socket.Dispose);
+    }
+
+    [Fact]
     public async Task ConnectTcp_ClosedPort_ReportsConnectionRefused()
     {
         ushort port = FreePort(SocketType.Stream);
@@ -395,6 +413,57 @@ public sealed class HostNetworkTests : IDisposable
         Assert.Equal(129, reply[0]); // ICMPv6 echo reply.
         Assert.Equal(Loopback6, from);
         await OnLoop(socket.Dispose);
+    }
+
+    [Fact]
+    public async Task DataPath_SendAndReceive_AllocateNothing()
+    {
+        ushort port = FreePort(SocketType.Dgram);
+        var owner = new RecordingOwner();
+        long allocated = await OnLoop(() =>
+        {
+            IHostDatagramSocket bound = network.BindUdp(Loopback4, port, owner);
+            IHostDatagramSocket client = network.OpenUdp(Loopback4, port, owner, out _)!;
+            byte[] buffer = new byte[2048];
+            byte[] payload = new byte[512];
+
+            // Warm up (JIT, first-call stubs), then measure.
+            for (int round = 0; round < 2; round++)
+            {
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                for (int i = 0; i < 50; i++)
+                {
+                    _ = client.Send(payload);
+                    HostIo io;
+                    do
+                    {
+                        io = bound.ReceiveFrom(buffer, out IpAddr from, out ushort fromPort);
+                        if (io.Ok)
+                        {
+                            _ = bound.SendTo(buffer.AsSpan(0, io.Bytes), from, fromPort);
+                        }
+                    }
+                    while (io.WouldBlock);
+
+                    do
+                    {
+                        io = client.ReceiveFrom(buffer, out _, out _);
+                    }
+                    while (io.WouldBlock);
+                }
+
+                long used = GC.GetAllocatedBytesForCurrentThread() - before;
+                if (round == 1)
+                {
+                    bound.Dispose();
+                    client.Dispose();
+                    return used;
+                }
+            }
+
+            return -1;
+        });
+        Assert.Equal(0, allocated);
     }
 
     /// <summary>A port that was free a moment ago (bind to 0, read it back, close).</summary>
