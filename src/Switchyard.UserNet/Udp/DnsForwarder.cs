@@ -7,7 +7,7 @@
 // collide and an upstream reply maps back to exactly one guest. Upstreams are the configured ones,
 // else the host's resolvers (re-read by IResolverSource when resolv.conf changes, user-pains row 9),
 // looked up at each query; each has one connected UDP socket, kept open while it stays in the list.
-// A reply is accepted only from the socket and address of the upstream its query went to, with QR = 1,
+// A reply is accepted only from the socket and address of an upstream its query went to, with QR = 1,
 // a pending ID and the same question (ASCII case ignored); it is sent to the guest with the guest's
 // ID restored, from the DNS address port 53. A reply larger than the guest MTU becomes a header-only
 // answer with TC set, so the guest retries over TCP. One timer, armed for the earliest deadline,
@@ -182,7 +182,9 @@ internal sealed class DnsForwarder : IHostSocketOwner
         Slot slot = slots[index];
         DnsMessage.TryParse(slot.Query.AsSpan(0, slot.QueryLength), out DnsMessage query);
         query.TryGetFirstQuestion(out ReadOnlySpan<byte> asked, out _, out _);
-        if (slot.Upstream != upstream.Endpoint
+        // After a retry the first upstream may still answer late; either answer will do.
+        bool askedThere = slot.Upstream == upstream.Endpoint || (slot.Attempts > 1 && slot.FirstUpstream == upstream.Endpoint);
+        if (!askedThere
             || !dns.TryGetFirstQuestion(out ReadOnlySpan<byte> answered, out _, out _)
             || !DnsMessage.QuestionsMatch(asked, answered))
         {
@@ -291,6 +293,11 @@ internal sealed class DnsForwarder : IHostSocketOwner
             return false;
         }
 
+        if (slot.Attempts == 0)
+        {
+            slot.FirstUpstream = endpoint;
+        }
+
         slot.Upstream = endpoint;
         slot.Attempts++;
         slot.SentAt = context.Clock.GetTimestamp();
@@ -388,6 +395,7 @@ internal sealed class DnsForwarder : IHostSocketOwner
         public ushort GuestPort;
         public IpAddr DnsAddress;
         public DnsUpstream Upstream;
+        public DnsUpstream FirstUpstream;
         public int Attempts;
         public long SentAt;
         public byte[] Query = [];
