@@ -15,6 +15,7 @@
 // else answered SERVFAIL. With no upstream at all the guest gets SERVFAIL at once. The table is
 // bounded (MaxPending); a query beyond it is dropped and counted, and the guest's resolver retries.
 // Trusts: nothing from guests or upstreams. Owns: the upstream sockets and the pending table.
+using System.Buffers.Binary;
 using Switchyard.Core.Loop;
 using Switchyard.Protocols;
 
@@ -105,7 +106,7 @@ internal sealed class DnsForwarder : IHostSocketOwner
         slot.Id = AllocateId();
         slot.Attempts = 0;
         slot.Store(query);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(slot.Query, slot.Id);
+        BinaryPrimitives.WriteUInt16BigEndian(slot.Query, slot.Id);
         slotById.Add(slot.Id, index);
 
         // The first upstream that takes the query; a socket that cannot open or send moves to the next.
@@ -206,7 +207,7 @@ internal sealed class DnsForwarder : IHostSocketOwner
             length = DnsMessage.WriteHeaderOnlyAnswer(reply, payload, dns.Rcode, truncated: true);
         }
 
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(payload, slot.GuestId);
+        BinaryPrimitives.WriteUInt16BigEndian(payload, slot.GuestId);
         if (GuestUdp.Send(context, slot.GuestMac, slot.DnsAddress, DnsPort, slot.Guest, slot.GuestPort, length))
         {
             counters.Count(GatewayEvent.DnsRepliesReturned);
@@ -308,7 +309,7 @@ internal sealed class DnsForwarder : IHostSocketOwner
     private void FailSlot(int index)
     {
         Slot slot = slots[index];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(slot.Query, slot.GuestId);
+        BinaryPrimitives.WriteUInt16BigEndian(slot.Query, slot.GuestId);
         AnswerServerFailure(slot.GuestMac, slot.DnsAddress, slot.Guest, slot.GuestPort, slot.Query.AsSpan(0, slot.QueryLength));
         Release(index);
     }
