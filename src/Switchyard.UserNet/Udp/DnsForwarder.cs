@@ -7,7 +7,7 @@
 // collide and an upstream reply maps back to exactly one guest. Upstreams are the configured ones,
 // else the host's resolvers (re-read by IResolverSource when resolv.conf changes, user-pains row 9),
 // looked up at each query; each has one connected UDP socket, kept open while it stays in the list.
-// A reply is accepted only from the socket and address of the upstream its query went to, with QR = 1,
+// A reply is accepted only from the socket and address of an upstream its query went to, with QR = 1,
 // a pending ID and the same question (ASCII case ignored); it is sent to the guest with the guest's
 // ID restored, from the DNS address port 53. A reply larger than the guest MTU becomes a header-only
 // answer with TC set, so the guest retries over TCP. One timer, armed for the earliest deadline,
@@ -15,6 +15,7 @@
 // else answered SERVFAIL. With no upstream at all the guest gets SERVFAIL at once. The table is
 // bounded (MaxPending); a query beyond it is dropped and counted, and the guest's resolver retries.
 // Trusts: nothing from guests or upstreams. Owns: the upstream sockets and the pending table.
+using System.Buffers.Binary;
 using Switchyard.Core.Loop;
 using Switchyard.Protocols;
 
@@ -105,7 +106,7 @@ internal sealed class DnsForwarder : IHostSocketOwner
         slot.Id = AllocateId();
         slot.Attempts = 0;
         slot.Store(query);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(slot.Query, slot.Id);
+        BinaryPrimitives.WriteUInt16BigEndian(slot.Query, slot.Id);
         slotById.Add(slot.Id, index);
 
         // The first upstream that takes the query; a socket that cannot open or send moves to the next.
@@ -182,7 +183,9 @@ internal sealed class DnsForwarder : IHostSocketOwner
         Slot slot = slots[index];
         DnsMessage.TryParse(slot.Query.AsSpan(0, slot.QueryLength), out DnsMessage query);
         query.TryGetFirstQuestion(out ReadOnlySpan<byte> asked, out _, out _);
-        if (slot.Upstream != upstream.Endpoint
+        // After a retry the first upstream may still answer late; either answer will do.
+        bool askedThere = slot.Upstream == upstream.Endpoint || (slot.Attempts > 1 && slot.FirstUpstream == upstream.Endpoint);
+        if (!askedThere
             || !dns.TryGetFirstQuestion(out ReadOnlySpan<byte> answered, out _, out _)
             || !DnsMessage.QuestionsMatch(asked, answered))
         {
@@ -204,7 +207,7 @@ internal sealed class DnsForwarder : IHostSocketOwner
             length = DnsMessage.WriteHeaderOnlyAnswer(reply, payload, dns.Rcode, truncated: true);
         }
 
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(payload, slot.GuestId);
+        BinaryPrimitives.WriteUInt16BigEndian(payload, slot.GuestId);
         if (GuestUdp.Send(context, slot.GuestMac, slot.DnsAddress, DnsPort, slot.Guest, slot.GuestPort, length))
         {
             counters.Count(GatewayEvent.DnsRepliesReturned);
@@ -291,6 +294,11 @@ internal sealed class DnsForwarder : IHostSocketOwner
             return false;
         }
 
+        if (slot.Attempts == 0)
+        {
+            slot.FirstUpstream = endpoint;
+        }
+
         slot.Upstream = endpoint;
         slot.Attempts++;
         slot.SentAt = context.Clock.GetTimestamp();
@@ -301,7 +309,7 @@ internal sealed class DnsForwarder : IHostSocketOwner
     private void FailSlot(int index)
     {
         Slot slot = slots[index];
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt16BigEndian(slot.Query, slot.GuestId);
+        BinaryPrimitives.WriteUInt16BigEndian(slot.Query, slot.GuestId);
         AnswerServerFailure(slot.GuestMac, slot.DnsAddress, slot.Guest, slot.GuestPort, slot.Query.AsSpan(0, slot.QueryLength));
         Release(index);
     }
@@ -388,6 +396,7 @@ internal sealed class DnsForwarder : IHostSocketOwner
         public ushort GuestPort;
         public IpAddr DnsAddress;
         public DnsUpstream Upstream;
+        public DnsUpstream FirstUpstream;
         public int Attempts;
         public long SentAt;
         public byte[] Query = [];

@@ -241,6 +241,21 @@ public sealed class DnsForwarderTests
     }
 
     [Fact]
+    public void Query_FirstUpstreamAnswersLateAfterRetry_ReplyReturnedOnce()
+    {
+        var h = new Harness(WithUpstreams(Upstream1, Upstream2));
+        h.SendUdp(Guest, 4000, Dns, 53, Query(7));
+        h.Loop.Advance(TimeSpan.FromSeconds(6), TimeSpan.FromMilliseconds(500));
+        FakeDatagramSocket first = h.Host.Udp[0];
+        FakeDatagramSocket second = h.Host.Udp[1];
+        first.Reply(Reply(first.Sent[0].Data));
+        second.Reply(Reply(second.Sent[0].Data));
+
+        Assert.Single(h.Link.Frames);
+        Assert.Equal(1, h.Counters.Drops(GatewayDrop.DnsUpstreamReplyInvalid));
+    }
+
+    [Fact]
     public void Query_SingleUpstreamSilent_ServfailAfterTimeout()
     {
         var h = new Harness(WithUpstreams(Upstream1));

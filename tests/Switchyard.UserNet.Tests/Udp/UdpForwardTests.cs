@@ -147,4 +147,18 @@ public sealed class UdpForwardTests
         Assert.Equal(0, h.Udp.InboundCount);
         Assert.False(h.Udp.RemoveForward(Rule));
     }
+
+    [Fact]
+    public void GuestReply_Restricted_StillReachesClient()
+    {
+        var h = new Harness(GatewayOptions.Default with { Restrict = true });
+        h.Udp.AddForward(Rule);
+        FakeDatagramSocket bound = h.Host.Bound[0];
+        bound.Deliver("q"u8.ToArray(), Client, 40001);
+        h.SendUdp(Guest, 53, Client, 40001, "a"u8.ToArray());
+        h.SendUdp(Guest, 53, Client, 40002, "a"u8.ToArray());
+
+        Assert.Single(bound.Sent);
+        Assert.Equal(1, h.Counters.Drops(GatewayDrop.Restricted));
+    }
 }

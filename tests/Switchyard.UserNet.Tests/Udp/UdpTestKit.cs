@@ -35,6 +35,11 @@ internal sealed class FakeDatagramSocket(IHostSocketOwner owner, IpAddr remote, 
     /// <summary>When nonzero, Send/SendTo fail with this errno.</summary>
     public int SendErrno { get; set; }
 
+    /// <summary>When false, sends are counted but not copied (allocation tests).</summary>
+    public bool Record { get; set; } = true;
+
+    public int SendCount { get; private set; }
+
     public IpAddr LocalAddress => IpAddr.None;
 
     public ushort LocalPort => 40000;
@@ -44,6 +49,9 @@ internal sealed class FakeDatagramSocket(IHostSocketOwner owner, IpAddr remote, 
         incoming.Enqueue((data, from, fromPort));
         Owner.OnHostIo(this, events);
     }
+
+    /// <summary>Queues a datagram without waking the owner.</summary>
+    public void Enqueue(byte[] data, IpAddr from, ushort fromPort) => incoming.Enqueue((data, from, fromPort));
 
     /// <summary>Delivers a reply from the connected remote.</summary>
     public void Reply(byte[] data) => Deliver(data, Remote, RemotePort);
@@ -57,7 +65,12 @@ internal sealed class FakeDatagramSocket(IHostSocketOwner owner, IpAddr remote, 
             return HostIo.Error(SendErrno);
         }
 
-        Sent.Add((data.ToArray(), address, port));
+        SendCount++;
+        if (Record)
+        {
+            Sent.Add((data.ToArray(), address, port));
+        }
+
         return HostIo.Done(data.Length);
     }
 
@@ -151,7 +164,19 @@ internal sealed class FakeGuestLink : IGuestLink
 {
     public List<byte[]> Frames { get; } = [];
 
-    public void Send(ReadOnlySpan<byte> frame, in OffloadInfo offload) => Frames.Add(frame.ToArray());
+    /// <summary>When false, frames are counted but not copied (allocation tests).</summary>
+    public bool Record { get; set; } = true;
+
+    public int Count { get; private set; }
+
+    public void Send(ReadOnlySpan<byte> frame, in OffloadInfo offload)
+    {
+        Count++;
+        if (Record)
+        {
+            Frames.Add(frame.ToArray());
+        }
+    }
 }
 
 internal sealed class FakeNeighbours : INeighbours
