@@ -190,6 +190,15 @@ public sealed class GatewayControlTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task QemuHints_NetworkWithGateway_SaysWhatGuestsGet()
+    {
+        IReadOnlyList<string> lines = await daemon!.QemuHintsAsync();
+
+        Assert.Contains("network default, gateway: router 10.0.2.2, DNS 10.0.2.3, DHCP from 10.0.2.15 on 10.0.2.0/24, IPv6 fd00::/64 by SLAAC", lines);
+        Assert.DoesNotContain(lines, l => l.StartsWith("network lab, gateway", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task UnknownCommand_ListsTheGatewayCommands()
     {
         ControlResponse r = await Send(new ControlRequest("lease"));
