@@ -73,12 +73,21 @@ public sealed partial class Daemon : IAsyncDisposable
         return daemon;
     }
 
-    /// <summary>How to attach a QEMU guest to each network: one line per attachment a guest can use.</summary>
+    /// <summary>How to attach a QEMU guest to each network: one line per attachment a guest can use,
+    /// and one per gateway saying what a guest attached there gets.</summary>
     public Task<IReadOnlyList<string>> QemuHintsAsync() => loop.InvokeAsync<IReadOnlyList<string>>(() =>
     {
         var lines = new List<string>();
         foreach (Network network in networks)
         {
+            if (network.Gateway is { } gateway)
+            {
+                GatewayOptions o = gateway.Options;
+                string v6 = o.Ipv6 ? $", IPv6 {o.Network6} by SLAAC" : string.Empty;
+                string forwards = gateway.Forwards.Count == 0 ? string.Empty : $"; forwards {string.Join(", ", gateway.Forwards)}";
+                lines.Add($"network {network.Name}, gateway: router {o.Host}, DNS {o.Dns}, DHCP from {o.DhcpStart} on {o.Network}{v6}{forwards}");
+            }
+
             foreach (Attachment a in network.Attachments)
             {
                 if (QemuHints.For(a.Config.Netdev) is { } hint)

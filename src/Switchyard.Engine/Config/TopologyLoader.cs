@@ -222,7 +222,9 @@ public static class TopologyLoader
                 }
             }
 
-            GatewayOptions? gateway = keys.TryGetValue("gateway", out YamlNode? gatewayNode) ? ReadGateway(gatewayNode, path + ".gateway") : null;
+            GatewayOptions? gateway = keys.TryGetValue("gateway", out YamlNode? gatewayNode)
+                ? ReadGateway(gatewayNode, path + ".gateway")
+                : Defaults.GatewayInFile ? GatewayOptions.Default : null;
             return new NetworkConfig(name, hub, ageing, maxMacs, ports.ToImmutable()) { Gateway = gateway };
         }
 
