@@ -29,6 +29,7 @@ public sealed class GatewayUdpTests
         var sink = new Sink();
         gateway.Attach(sink);
         gateway.Start();
+        sink.Frames.Clear(); // the router advertisement sent on start
         return (gateway, host, sink);
     }
 
