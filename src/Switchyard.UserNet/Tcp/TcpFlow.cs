@@ -1108,11 +1108,9 @@ internal sealed class TcpFlow
         timer.Arm(due);
     }
 
-    private void Disarm()
-    {
-        timerMode = TimerMode.None;
-        timer.Cancel();
-    }
+    /// <summary>Stops the timer lazily: a timer that fires with no mode does nothing. Cancelling and re-arming
+    /// on every ACK would cost the loop a timer-list removal per ACK; re-arming an armed timer is cheap.</summary>
+    private void Disarm() => timerMode = TimerMode.None;
 
     private void OnTimer()
     {
