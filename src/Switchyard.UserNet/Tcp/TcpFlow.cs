@@ -110,6 +110,8 @@ internal sealed class TcpFlow
     private long srtt;
     private long rttvar;
     private TimeSpan rto = InitialRto;
+    private TimeSpan baseRto = InitialRto;
+    private int backoff;
     private bool rttTiming;
     private uint rttSeq;
     private long rttStart;
@@ -789,6 +791,13 @@ internal sealed class TcpFlow
 
         dupAcks = 0;
         firstTimeoutAt = 0;
+        if (backoff > 0)
+        {
+            // New data acknowledged: the path works, so drop the backoff (as Linux does) instead of waiting
+            // for a fresh RTT sample that Karn's rule keeps from retransmitted segments (RFC 6298 §5.7).
+            backoff = 0;
+            rto = baseRto;
+        }
         if (inRecovery)
         {
             if (Ge(ack, recover))
@@ -831,7 +840,9 @@ internal sealed class TcpFlow
         }
 
         long value = srtt + Math.Max(TimeSpan.TicksPerMillisecond, 4 * rttvar);
-        rto = TimeSpan.FromTicks(Math.Clamp(value, MinRto.Ticks, MaxRto.Ticks));
+        baseRto = TimeSpan.FromTicks(Math.Clamp(value, MinRto.Ticks, MaxRto.Ticks));
+        rto = baseRto;
+        backoff = 0;
     }
 
     private void FastRetransmit()
@@ -853,6 +864,18 @@ internal sealed class TcpFlow
         {
             int n = Math.Min(outstanding, mss);
             SendData(sndUna, n);
+
+            // With the window closed this is new data (a probe that carries a segment): account for it.
+            uint end = sndUna + (uint)n;
+            if (Gt(end, sndNxt))
+            {
+                sndNxt = end;
+            }
+
+            if (Gt(end, sndMax))
+            {
+                sndMax = end;
+            }
         }
         else if (finSent && !finAcked)
         {
@@ -1186,7 +1209,8 @@ internal sealed class TcpFlow
         }
 
         counters.Count(GatewayEvent.TcpRetransmits);
-        rto = TimeSpan.FromTicks(Math.Min(rto.Ticks * 2, MaxRto.Ticks));
+        backoff++;
+        rto = Backoff(baseRto, backoff);
         rttTiming = false;
         inRecovery = false;
         dupAcks = 0;

@@ -53,7 +53,7 @@ public class TcpStreamPropertyTests
             return true;
         }).QuickCheckThrowOnFailure();
 
-    private static bool GuestToHost(int seed, byte[]? given = null)
+    internal static bool GuestToHost(int seed, byte[]? given = null)
     {
         var rng = new Random(seed);
         byte[] data = given ?? new byte[rng.Next(0, 150_000)];
@@ -140,7 +140,7 @@ public class TcpStreamPropertyTests
         return true;
     }
 
-    private static bool HostToGuest(int seed)
+    internal static bool HostToGuest(int seed)
     {
         var rng = new Random(seed);
         byte[] data = new byte[rng.Next(0, 300_000)];
