@@ -117,6 +117,7 @@ internal sealed class TcpFlow
     private long rttStart;
     private long firstTimeoutAt;
     private TimeSpan persistBackoff;
+    private long probingSince;
 
     private int dupAcks;
     private bool inRecovery;
@@ -518,6 +519,7 @@ internal sealed class TcpFlow
     public void OnSegment(in TcpHeader tcp)
     {
         LastActivity = context.Clock.GetTimestamp();
+        probingSince = 0;
         byte flags = tcp.Flags;
         uint seq = tcp.SequenceNumber;
         uint ack = tcp.AcknowledgmentNumber;
@@ -1236,7 +1238,18 @@ internal sealed class TcpFlow
         }
 
         // A zero-window probe: an ACK one below SND.UNA, which the guest must answer with its window
-        // (RFC 9293 §3.8.6.1; the form Linux uses).
+        // (RFC 9293 §3.8.6.1; the form Linux uses). A guest that answers none for two minutes is gone.
+        long now = context.Clock.GetTimestamp();
+        if (probingSince == 0)
+        {
+            probingSince = now;
+        }
+        else if (context.Clock.GetElapsedTime(probingSince, now) >= GiveUpAfter)
+        {
+            Reset(sendRst: true);
+            return;
+        }
+
         counters.Count(GatewayEvent.TcpZeroWindowProbes);
         SendSegment(sndUna - 1, TcpHeader.FlagAck, 0, 0, syn: false);
         persistBackoff = TimeSpan.FromTicks(Math.Min(persistBackoff.Ticks * 2, MaxRto.Ticks));

@@ -1,3 +1,6 @@
+// TCP NAT, one rule per test: handshakes both ways, options, data both ways, backpressure, loss
+// recovery (RTO, fast retransmit, zero-window probes), close and reset both ways, refusals, forwards,
+// admission and memory bounds. A scripted guest (TcpConn) plays the guest; fakes play the host.
 using Switchyard.Core.Loop;
 using Switchyard.Protocols;
 using Switchyard.UserNet.Tcp;
@@ -370,6 +373,36 @@ public class TcpNatTests
         var got = new List<byte>();
         c.Receive(got);
         Assert.Equal(100, got.Count);
+    }
+
+    [Fact]
+    public void HostData_ZeroWindowProbesUnanswered_GivesUpWithRst()
+    {
+        var h = new TcpHarness();
+        var c = TcpConn.Open(h, wscale: -1, window: 0);
+        c.Socket.PeerSends(Bytes(100));
+        c.Socket.Fire(IoEvents.Readable);
+        h.Loop.Advance(TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(1));
+        Assert.True(h.Link.Take()[^1].Rst);
+        Assert.True(c.Socket.Aborted);
+        Assert.Equal(0, h.Nat.FlowCount);
+    }
+
+    [Fact]
+    public void HostData_ZeroWindowProbesAnswered_FlowStays()
+    {
+        var h = new TcpHarness();
+        var c = TcpConn.Open(h, wscale: -1, window: 0);
+        c.Socket.PeerSends(Bytes(100));
+        c.Socket.Fire(IoEvents.Readable);
+        for (int i = 0; i < 10; i++)
+        {
+            h.Loop.Advance(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(1));
+            c.Ack();
+        }
+
+        Assert.Equal(1, h.Nat.FlowCount);
+        Assert.DoesNotContain(h.Link.Take(), s => s.Rst);
     }
 
     [Fact]
