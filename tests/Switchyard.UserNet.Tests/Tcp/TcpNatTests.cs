@@ -573,6 +573,61 @@ public class TcpNatTests
     }
 
     [Fact]
+    public void Forward_V6Guest_ShowsClientAddressAndV6Mss()
+    {
+        var h = new TcpHarness();
+        h.Nat.AddForward(new ForwardRule(ForwardProtocol.Tcp, IpAddr.None, 8080, TcpHarness.GuestIp6, 80));
+        var clientIp = new IpAddr(0x2001_0DB8_0000_0000UL, 5);
+        h.Host.Listeners[0].Pending.Enqueue(new FakeTcpSocket(h.Nat, clientIp, 51000));
+        h.Host.Listeners[0].Fire();
+        Segment syn = Assert.Single(h.Link.Take());
+        Assert.Equal(clientIp, syn.Source);
+        Assert.Equal(TcpHarness.GuestIp6, syn.Destination);
+        Assert.Equal(1440, syn.Options.Mss);
+    }
+
+    [Fact]
+    public void AddFlows_Outbound_ListsStateAndBytes()
+    {
+        var h = new TcpHarness();
+        var c = TcpConn.Open(h);
+        c.Send(Bytes(10));
+        c.Socket.PeerSends(Bytes(20));
+        c.Socket.PeerEof = true;
+        c.Socket.Fire(IoEvents.Readable);
+        h.Loop.Advance(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(3));
+        List<FlowInfo> flows = [];
+        h.Nat.AddFlows(flows);
+        FlowInfo f = Assert.Single(flows);
+        Assert.Equal("tcp", f.Protocol);
+        Assert.Equal("10.0.2.15:40001", f.Guest);
+        Assert.Equal("192.0.2.1:80", f.Remote);
+        Assert.Equal("FIN_WAIT", f.State);
+        Assert.False(f.Inbound);
+        Assert.Equal(10, f.BytesFromGuest);
+        Assert.Equal(20, f.BytesToGuest);
+        Assert.True(f.Idle >= TimeSpan.FromSeconds(3));
+    }
+
+    [Fact]
+    public void HostEof_BeforeGuestCompletesHandshake_DataAndFinFollowTheAck()
+    {
+        var h = new TcpHarness();
+        h.Guest(TcpHarness.GuestIp, 5000, TcpHarness.RemoteIp, 80, 1, 0, TcpHeader.FlagSyn);
+        FakeTcpSocket s = h.Host.Last!;
+        s.Fire(IoEvents.Writable);
+        Segment synAck = Assert.Single(h.Link.Take());
+        s.PeerSends(Bytes(100));
+        s.PeerEof = true;
+        s.Fire(IoEvents.Readable);
+        Assert.Empty(h.Link.Frames);
+        h.Guest(TcpHarness.GuestIp, 5000, TcpHarness.RemoteIp, 80, 2, synAck.Seq + 1, TcpHeader.FlagAck);
+        List<Segment> segs = h.Link.Take();
+        Assert.Equal(100, segs.Sum(x => x.Payload.Length));
+        Assert.True(segs[^1].Fin);
+    }
+
+    [Fact]
     public void Forward_GuestRefuses_ClientAborted()
     {
         var h = new TcpHarness();
