@@ -537,7 +537,7 @@ internal sealed class TcpFlow
                 OnSegmentSynSent(tcp, flags, seq, ack);
                 return;
             case TcpFlowState.Linger:
-                OnSegmentLinger(tcp, flags, seq);
+                OnSegmentLinger(tcp, flags);
                 return;
             case TcpFlowState.Closed:
                 return;
@@ -679,7 +679,7 @@ internal sealed class TcpFlow
         PumpToGuest();
     }
 
-    private void OnSegmentLinger(in TcpHeader tcp, byte flags, uint seq)
+    private void OnSegmentLinger(in TcpHeader tcp, byte flags)
     {
         if ((flags & TcpHeader.FlagRst) != 0)
         {
@@ -690,7 +690,6 @@ internal sealed class TcpFlow
         if ((flags & TcpHeader.FlagFin) != 0 || tcp.Payload.Length > 0)
         {
             // A retransmitted FIN (our ACK was lost): acknowledge it again.
-            _ = seq;
             SendAck();
         }
     }
