@@ -110,11 +110,14 @@ internal sealed class TcpFlow
     private long srtt;
     private long rttvar;
     private TimeSpan rto = InitialRto;
+    private TimeSpan baseRto = InitialRto;
+    private int backoff;
     private bool rttTiming;
     private uint rttSeq;
     private long rttStart;
     private long firstTimeoutAt;
     private TimeSpan persistBackoff;
+    private long probingSince;
 
     private int dupAcks;
     private bool inRecovery;
@@ -516,6 +519,7 @@ internal sealed class TcpFlow
     public void OnSegment(in TcpHeader tcp)
     {
         LastActivity = context.Clock.GetTimestamp();
+        probingSince = 0;
         byte flags = tcp.Flags;
         uint seq = tcp.SequenceNumber;
         uint ack = tcp.AcknowledgmentNumber;
@@ -533,7 +537,7 @@ internal sealed class TcpFlow
                 OnSegmentSynSent(tcp, flags, seq, ack);
                 return;
             case TcpFlowState.Linger:
-                OnSegmentLinger(tcp, flags, seq);
+                OnSegmentLinger(tcp, flags);
                 return;
             case TcpFlowState.Closed:
                 return;
@@ -675,7 +679,7 @@ internal sealed class TcpFlow
         PumpToGuest();
     }
 
-    private void OnSegmentLinger(in TcpHeader tcp, byte flags, uint seq)
+    private void OnSegmentLinger(in TcpHeader tcp, byte flags)
     {
         if ((flags & TcpHeader.FlagRst) != 0)
         {
@@ -686,7 +690,6 @@ internal sealed class TcpFlow
         if ((flags & TcpHeader.FlagFin) != 0 || tcp.Payload.Length > 0)
         {
             // A retransmitted FIN (our ACK was lost): acknowledge it again.
-            _ = seq;
             SendAck();
         }
     }
@@ -789,6 +792,13 @@ internal sealed class TcpFlow
 
         dupAcks = 0;
         firstTimeoutAt = 0;
+        if (backoff > 0)
+        {
+            // New data acknowledged: the path works, so drop the backoff (as Linux does) instead of waiting
+            // for a fresh RTT sample that Karn's rule keeps from retransmitted segments (RFC 6298 §5.7).
+            backoff = 0;
+            rto = baseRto;
+        }
         if (inRecovery)
         {
             if (Ge(ack, recover))
@@ -831,7 +841,9 @@ internal sealed class TcpFlow
         }
 
         long value = srtt + Math.Max(TimeSpan.TicksPerMillisecond, 4 * rttvar);
-        rto = TimeSpan.FromTicks(Math.Clamp(value, MinRto.Ticks, MaxRto.Ticks));
+        baseRto = TimeSpan.FromTicks(Math.Clamp(value, MinRto.Ticks, MaxRto.Ticks));
+        rto = baseRto;
+        backoff = 0;
     }
 
     private void FastRetransmit()
@@ -853,6 +865,18 @@ internal sealed class TcpFlow
         {
             int n = Math.Min(outstanding, mss);
             SendData(sndUna, n);
+
+            // With the window closed this is new data (a probe that carries a segment): account for it.
+            uint end = sndUna + (uint)n;
+            if (Gt(end, sndNxt))
+            {
+                sndNxt = end;
+            }
+
+            if (Gt(end, sndMax))
+            {
+                sndMax = end;
+            }
         }
         else if (finSent && !finAcked)
         {
@@ -1108,11 +1132,9 @@ internal sealed class TcpFlow
         timer.Arm(due);
     }
 
-    private void Disarm()
-    {
-        timerMode = TimerMode.None;
-        timer.Cancel();
-    }
+    /// <summary>Stops the timer lazily: a timer that fires with no mode does nothing. Cancelling and re-arming
+    /// on every ACK would cost the loop a timer-list removal per ACK; re-arming an armed timer is cheap.</summary>
+    private void Disarm() => timerMode = TimerMode.None;
 
     private void OnTimer()
     {
@@ -1188,7 +1210,8 @@ internal sealed class TcpFlow
         }
 
         counters.Count(GatewayEvent.TcpRetransmits);
-        rto = TimeSpan.FromTicks(Math.Min(rto.Ticks * 2, MaxRto.Ticks));
+        backoff++;
+        rto = Backoff(baseRto, backoff);
         rttTiming = false;
         inRecovery = false;
         dupAcks = 0;
@@ -1214,7 +1237,18 @@ internal sealed class TcpFlow
         }
 
         // A zero-window probe: an ACK one below SND.UNA, which the guest must answer with its window
-        // (RFC 9293 §3.8.6.1; the form Linux uses).
+        // (RFC 9293 §3.8.6.1; the form Linux uses). A guest that answers none for two minutes is gone.
+        long now = context.Clock.GetTimestamp();
+        if (probingSince == 0)
+        {
+            probingSince = now;
+        }
+        else if (context.Clock.GetElapsedTime(probingSince, now) >= GiveUpAfter)
+        {
+            Reset(sendRst: true);
+            return;
+        }
+
         counters.Count(GatewayEvent.TcpZeroWindowProbes);
         SendSegment(sndUna - 1, TcpHeader.FlagAck, 0, 0, syn: false);
         persistBackoff = TimeSpan.FromTicks(Math.Min(persistBackoff.Ticks * 2, MaxRto.Ticks));

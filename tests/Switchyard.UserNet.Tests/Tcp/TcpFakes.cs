@@ -53,6 +53,11 @@ internal sealed class FakeTcpSocket : IHostTcpSocket
 
     public int SendCalls { get; private set; }
 
+    /// <summary>False: Send counts bytes without keeping them (allocation tests).</summary>
+    public bool Record { get; set; } = true;
+
+    public long SentBytes { get; private set; }
+
     public IpAddr LocalAddress => IpAddr.FromV4(0x7F000001);
 
     public ushort LocalPort => 40000;
@@ -103,7 +108,12 @@ internal sealed class FakeTcpSocket : IHostTcpSocket
             return HostIo.Error(HostIo.EAGAIN);
         }
 
-        Received.AddRange(data[..n]);
+        if (Record)
+        {
+            Received.AddRange(data[..n]);
+        }
+
+        SentBytes += n;
         if (SendRoom != int.MaxValue)
         {
             SendRoom -= n;

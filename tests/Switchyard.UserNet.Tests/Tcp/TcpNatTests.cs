@@ -1,3 +1,6 @@
+// TCP NAT, one rule per test: handshakes both ways, options, data both ways, backpressure, loss
+// recovery (RTO, fast retransmit, zero-window probes), close and reset both ways, refusals, forwards,
+// admission and memory bounds. A scripted guest (TcpConn) plays the guest; fakes play the host.
 using Switchyard.Core.Loop;
 using Switchyard.Protocols;
 using Switchyard.UserNet.Tcp;
@@ -373,6 +376,36 @@ public class TcpNatTests
     }
 
     [Fact]
+    public void HostData_ZeroWindowProbesUnanswered_GivesUpWithRst()
+    {
+        var h = new TcpHarness();
+        var c = TcpConn.Open(h, wscale: -1, window: 0);
+        c.Socket.PeerSends(Bytes(100));
+        c.Socket.Fire(IoEvents.Readable);
+        h.Loop.Advance(TimeSpan.FromMinutes(5), TimeSpan.FromSeconds(1));
+        Assert.True(h.Link.Take()[^1].Rst);
+        Assert.True(c.Socket.Aborted);
+        Assert.Equal(0, h.Nat.FlowCount);
+    }
+
+    [Fact]
+    public void HostData_ZeroWindowProbesAnswered_FlowStays()
+    {
+        var h = new TcpHarness();
+        var c = TcpConn.Open(h, wscale: -1, window: 0);
+        c.Socket.PeerSends(Bytes(100));
+        c.Socket.Fire(IoEvents.Readable);
+        for (int i = 0; i < 10; i++)
+        {
+            h.Loop.Advance(TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(1));
+            c.Ack();
+        }
+
+        Assert.Equal(1, h.Nat.FlowCount);
+        Assert.DoesNotContain(h.Link.Take(), s => s.Rst);
+    }
+
+    [Fact]
     public void HostEof_FinAfterData_ThenGuestFin_ShutdownAndReleasedAfterLinger()
     {
         var h = new TcpHarness();
@@ -537,6 +570,61 @@ public class TcpNatTests
         Assert.Equal("ESTABLISHED", f.State);
         Assert.Equal(7, f.BytesFromGuest);
         Assert.Equal(3000, f.BytesToGuest);
+    }
+
+    [Fact]
+    public void Forward_V6Guest_ShowsClientAddressAndV6Mss()
+    {
+        var h = new TcpHarness();
+        h.Nat.AddForward(new ForwardRule(ForwardProtocol.Tcp, IpAddr.None, 8080, TcpHarness.GuestIp6, 80));
+        var clientIp = new IpAddr(0x2001_0DB8_0000_0000UL, 5);
+        h.Host.Listeners[0].Pending.Enqueue(new FakeTcpSocket(h.Nat, clientIp, 51000));
+        h.Host.Listeners[0].Fire();
+        Segment syn = Assert.Single(h.Link.Take());
+        Assert.Equal(clientIp, syn.Source);
+        Assert.Equal(TcpHarness.GuestIp6, syn.Destination);
+        Assert.Equal(1440, syn.Options.Mss);
+    }
+
+    [Fact]
+    public void AddFlows_Outbound_ListsStateAndBytes()
+    {
+        var h = new TcpHarness();
+        var c = TcpConn.Open(h);
+        c.Send(Bytes(10));
+        c.Socket.PeerSends(Bytes(20));
+        c.Socket.PeerEof = true;
+        c.Socket.Fire(IoEvents.Readable);
+        h.Loop.Advance(TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(3));
+        List<FlowInfo> flows = [];
+        h.Nat.AddFlows(flows);
+        FlowInfo f = Assert.Single(flows);
+        Assert.Equal("tcp", f.Protocol);
+        Assert.Equal("10.0.2.15:40001", f.Guest);
+        Assert.Equal("192.0.2.1:80", f.Remote);
+        Assert.Equal("FIN_WAIT", f.State);
+        Assert.False(f.Inbound);
+        Assert.Equal(10, f.BytesFromGuest);
+        Assert.Equal(20, f.BytesToGuest);
+        Assert.True(f.Idle >= TimeSpan.FromSeconds(3));
+    }
+
+    [Fact]
+    public void HostEof_BeforeGuestCompletesHandshake_DataAndFinFollowTheAck()
+    {
+        var h = new TcpHarness();
+        h.Guest(TcpHarness.GuestIp, 5000, TcpHarness.RemoteIp, 80, 1, 0, TcpHeader.FlagSyn);
+        FakeTcpSocket s = h.Host.Last!;
+        s.Fire(IoEvents.Writable);
+        Segment synAck = Assert.Single(h.Link.Take());
+        s.PeerSends(Bytes(100));
+        s.PeerEof = true;
+        s.Fire(IoEvents.Readable);
+        Assert.Empty(h.Link.Frames);
+        h.Guest(TcpHarness.GuestIp, 5000, TcpHarness.RemoteIp, 80, 2, synAck.Seq + 1, TcpHeader.FlagAck);
+        List<Segment> segs = h.Link.Take();
+        Assert.Equal(100, segs.Sum(x => x.Payload.Length));
+        Assert.True(segs[^1].Fin);
     }
 
     [Fact]
