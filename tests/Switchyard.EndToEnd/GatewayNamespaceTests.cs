@@ -19,7 +19,7 @@ public sealed class GatewayNamespaceTests(ITestOutputHelper output)
 {
     private const int Guests = 20;
     private const int Concurrent = 500;
-    private const int FloodLimit = 300;
+    private const int FloodLimit = 600;
 
     private const string UdhcpcScript = """
         #!/bin/sh
@@ -60,7 +60,7 @@ public sealed class GatewayNamespaceTests(ITestOutputHelper output)
         string udhcpc = Path.Combine(scratch, "udhcpc.sh");
         File.WriteAllText(udhcpc, UdhcpcScript.Replace("\r", string.Empty, StringComparison.Ordinal));
         File.SetUnixFileMode(udhcpc, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        string client = Path.Combine(scratch, "concurrent.py");
+        string client = Path.Combine(scratch, "sy_tcp_clients.py");
         File.WriteAllText(client, ConcurrentClient);
 
         var namespaces = new List<TestNamespace>();
@@ -115,7 +115,7 @@ public sealed class GatewayNamespaceTests(ITestOutputHelper output)
             JsonElement show = await sy.WaitForShowAsync(s => GatewayDrop(s, "guest_flow_limit") > 0, TimeSpan.FromSeconds(20), "the flood to hit the per-guest limit");
             output.WriteLine(show.ToString());
             string flows = (await sy.CliAsync("flows", "--json")).Output;
-            int floodFlows = JsonDocument.Parse(flows).RootElement.EnumerateArray().Count(f => f.ToString().Contains("10.0.2.250", StringComparison.Ordinal));
+            int floodFlows = JsonDocument.Parse(flows).RootElement.GetProperty("flows").EnumerateArray().Count(f => f.ToString().Contains("10.0.2.250", StringComparison.Ordinal));
             Assert.InRange(floodFlows, 1, FloodLimit);
 
             // Another guest is unaffected.
