@@ -102,12 +102,78 @@ internal sealed class Slirp4netnsNat(string bin, ChildProcesses children) : NatD
 /// <summary>Switchyard's NAT gateway with the guest on a tap port of the same network.</summary>
 internal sealed class SwitchyardNat(string bin, bool verbose, ChildProcesses children) : NatDaemon(children)
 {
+    /// <summary>The tap Switchyard creates in the host namespace and the driver moves into the guest.</summary>
+    public const string TapName = "sytap0";
+
+    /// <summary>The guest's static address: the gateway's first DHCP address (QEMU's plan).</summary>
+    public const string GuestAddress = "10.0.2.15/24";
+
+    private string? runDir;
+
     public override NatTool Tool => NatTool.Switchyard;
 
-    public override string Layout => $"`{bin} up` with the gateway and a tap port (not merged yet)";
+    public override string Layout =>
+        $"`{bin} up --run-dir DIR -c DIR/topology.yaml{(verbose ? " -v" : string.Empty)}` in the host namespace, the topology one network " +
+        $"`nat` with the NAT gateway (`gateway: \"user,mtu=MTU\"`: QEMU's address plan, host-loopback on, so 10.0.2.2 is the host's loopback) " +
+        $"and one tap port (`netdev: \"tap,ifname={TapName}\"`). Switchyard creates {TapName} in the host namespace; once it has printed " +
+        $"`switchyard: ready`, the driver moves the tap into the guest namespace and configures it statically like slirp4netns --configure " +
+        $"does (MTU, {GuestAddress}, up, default via 10.0.2.2; no DHCP client in the measurement).";
 
-    public override GuestLink Start(NatNamespaces ns, int mtu, string dir) =>
-        throw new BenchException(verbose
-            ? "the Switchyard side needs the gateway and the tap port (not merged into this branch yet)"
-            : "the Switchyard side needs the gateway and the tap port (not merged into this branch yet)");
+    public override GuestLink Start(NatNamespaces ns, int mtu, string dir)
+    {
+        runDir = dir;
+        string m = mtu.ToString(CultureInfo.InvariantCulture);
+        string topology = Path.Combine(dir, "topology.yaml");
+        File.WriteAllText(topology, $"""
+            networks:
+              - name: nat
+                gateway: "user,mtu={m}"
+                ports:
+                  - name: guest
+                    netdev: "tap,ifname={TapName}"
+
+            """);
+        Commands.Add($"cat > DIR/topology.yaml <<'EOF'\n{File.ReadAllText(topology).TrimEnd()}\nEOF");
+        List<string> args = ["up", "--run-dir", dir, "-c", topology];
+        if (verbose)
+        {
+            args.Add("-v");
+        }
+
+        ProcessLog log = StartInHost(ns, "switchyard", bin, args, "switchyard: ready");
+        if (!log.Child!.WaitReady(TimeSpan.FromSeconds(60)))
+        {
+            throw new BenchException($"switchyard did not print 'switchyard: ready' within 60 s; {DaemonState()}");
+        }
+
+        Guest(ns, "-n", ns.Host, "link", "set", TapName, "netns", ns.Guest);
+        Guest(ns, "-n", ns.Guest, "link", "set", TapName, "mtu", m);
+        Guest(ns, "-n", ns.Guest, "addr", "add", GuestAddress, "dev", TapName);
+        Guest(ns, "-n", ns.Guest, "link", "set", TapName, "up");
+        Guest(ns, "-n", ns.Guest, "route", "add", "default", "via", NatNamespaces.Gateway, "dev", TapName);
+        return ns.WaitForGuest(TimeSpan.FromSeconds(20), DaemonState);
+    }
+
+    public override string? Counters() => runDir is null ? null : SwitchyardTarget.Show(Path.Combine(runDir, "control.sock"));
+
+    public override void Stop()
+    {
+        base.Stop();
+        runDir = null;
+    }
+
+    /// <summary>Runs one `ip` command of the guest's set-up, records it, and says what failed with the
+    /// daemon's output if it does.</summary>
+    private void Guest(NatNamespaces ns, params string[] args)
+    {
+        Commands.Add(VhostSwitch.Render(null, "ip", args).Replace(ns.Host, "HOST", StringComparison.Ordinal).Replace(ns.Guest, "GUEST", StringComparison.Ordinal));
+        try
+        {
+            NatNamespaces.Ip(args);
+        }
+        catch (BenchException e)
+        {
+            throw new BenchException($"{e.Message}\n{DaemonState()}");
+        }
+    }
 }
