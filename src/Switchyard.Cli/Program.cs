@@ -1,4 +1,5 @@
 // The switchyard executable: `up` runs the daemon; the other verbs are clients of its control socket.
+// Every verb writes through the ParseResult's InvocationConfiguration, so tests run verbs in-process.
 using System.CommandLine;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
@@ -9,6 +10,7 @@ using Microsoft.Extensions.Logging.Console;
 using Switchyard.Engine;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
+using Switchyard.UserNet;
 
 namespace Switchyard.Cli;
 
@@ -27,9 +29,13 @@ internal static class Program
         Description = "Print the vhost-user back-end capabilities as JSON (vhost-user.rst, \"Backend program conventions\") and exit",
     };
 
-    private static async Task<int> Main(string[] args)
+    private static Task<int> Main(string[] args) => RunAsync(args);
+
+    /// <summary>Runs the CLI with <paramref name="args"/>; output and errors go to the writers of
+    /// <paramref name="configuration"/> (the console by default), so tests can run verbs in-process.</summary>
+    internal static async Task<int> RunAsync(string[] args, InvocationConfiguration? configuration = null)
     {
-        var root = new RootCommand("Switchyard: the host side of virtual-machine networking (switch, vhost-user back-end, QEMU stream/socket/dgram peers).")
+        var root = new RootCommand("Switchyard: the host side of virtual-machine networking (switch, NAT gateway, vhost-user back-end, QEMU stream/socket/dgram peers).")
         {
             RunDirOption,
             PrintCapabilitiesOption,
@@ -37,21 +43,28 @@ internal static class Program
             ShowCommand(),
             FdbCommand(),
             PortCommand(),
+            LeasesCommand(),
+            FlowsCommand(),
+            ForwardCommand(),
         };
         root.SetAction(r =>
         {
             if (r.GetValue(PrintCapabilitiesOption))
             {
                 // The vhost-user.json schema: a net back-end; no type-specific features are defined for net.
-                Console.Out.Write("{\n  \"type\": \"net\"\n}\n");
+                Out(r).Write("{\n  \"type\": \"net\"\n}\n");
                 return 0;
             }
 
-            Console.Error.WriteLine("switchyard: a command is required (try 'switchyard up', or 'switchyard --help')");
+            Err(r).WriteLine("switchyard: a command is required (try 'switchyard up', or 'switchyard --help')");
             return 2;
         });
-        return await root.Parse(args).InvokeAsync().ConfigureAwait(false);
+        return await root.Parse(args).InvokeAsync(configuration ?? new InvocationConfiguration()).ConfigureAwait(false);
     }
+
+    private static TextWriter Out(ParseResult r) => r.InvocationConfiguration.Output;
+
+    private static TextWriter Err(ParseResult r) => r.InvocationConfiguration.Error;
 
     private static string RunDir(ParseResult r) => r.GetValue(RunDirOption) is { Length: > 0 } dir ? Path.GetFullPath(dir) : Defaults.RunDirectory();
 
@@ -59,21 +72,68 @@ internal static class Program
     {
         var config = new Option<string?>("--config", "-c") { Description = "A YAML topology file (default: one network 'default' with DIR/stream.sock)" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug detail" };
-        var command = new Command("up", "Start the daemon in the foreground and print the QEMU arguments for each network.") { config, verbose };
-        command.SetAction((r, ct) => UpAsync(RunDir(r), r.GetValue(config), r.GetValue(verbose), ct));
+        var gateway = new Option<string?>("--gateway")
+        {
+            Description = "The default network's NAT gateway in QEMU's -netdev user words, e.g. 'user,net=10.0.3.0/24,hostfwd=tcp:127.0.0.1:2222-:22' (docs/gateway.md)",
+            HelpName = "SPEC",
+        };
+        var noGateway = new Option<bool>("--no-gateway") { Description = "Start the default network without a NAT gateway (a plain switch)" };
+        var command = new Command("up", "Start the daemon in the foreground and print the QEMU arguments for each network.") { config, verbose, gateway, noGateway };
+        command.SetAction((r, ct) => UpAsync(r, RunDir(r), r.GetValue(config), r.GetValue(gateway), r.GetValue(noGateway), r.GetValue(verbose), ct));
         return command;
     }
 
-    private static async Task<int> UpAsync(string runDir, string? configPath, bool verbose, CancellationToken ct)
+    /// <summary>The topology `up` runs: the file, or the default network with its gateway as the flags
+    /// say. Throws <see cref="ConfigException"/> with every problem.</summary>
+    internal static TopologyConfig BuildTopology(string runDir, string? configPath, string? gatewaySpec, bool noGateway)
+    {
+        if (configPath is not null && (gatewaySpec is not null || noGateway))
+        {
+            throw new ConfigException("--gateway and --no-gateway apply to the built-in default network; with --config, set `gateway:` on the network in the file (docs/gateway.md)");
+        }
+
+        if (gatewaySpec is not null && noGateway)
+        {
+            throw new ConfigException("give either --gateway SPEC or --no-gateway, not both");
+        }
+
+        if (configPath is not null)
+        {
+            try
+            {
+                return TopologyLoader.LoadFile(configPath);
+            }
+            catch (ConfigException ex)
+            {
+                throw new ConfigException([$"{configPath}:", .. ex.Errors]);
+            }
+        }
+
+        TopologyConfig topology = TopologyConfig.Default(runDir);
+        if (!noGateway && gatewaySpec is null)
+        {
+            return topology;
+        }
+
+        GatewayOptions? options = null;
+        if (gatewaySpec is not null && !GatewaySpec.TryParse(gatewaySpec, out options, out IReadOnlyList<string> errors))
+        {
+            throw new ConfigException(errors.Select(e => $"--gateway: {e}"));
+        }
+
+        return new TopologyConfig([.. topology.Networks.Select(n => n.Name == Defaults.NetworkName ? n with { Gateway = options } : n)]);
+    }
+
+    private static async Task<int> UpAsync(ParseResult r, string runDir, string? configPath, string? gatewaySpec, bool noGateway, bool verbose, CancellationToken ct)
     {
         TopologyConfig topology;
         try
         {
-            topology = configPath is null ? TopologyConfig.Default(runDir) : TopologyLoader.LoadFile(configPath);
+            topology = BuildTopology(runDir, configPath, gatewaySpec, noGateway);
         }
         catch (ConfigException ex)
         {
-            return Fail(configPath is null ? ex.Message : $"{configPath}:\n{ex.Message}", 2);
+            return Fail(r, ex.Message, 2);
         }
 
         using ILoggerFactory logs = LoggerFactory.Create(b => b
@@ -97,11 +157,11 @@ internal static class Program
         }
         catch (ConfigException ex)
         {
-            return Fail(ex.Message, 2);
+            return Fail(r, ex.Message, 2);
         }
         catch (Exception ex) when (ex is IOException or SocketException or UnauthorizedAccessException)
         {
-            return Fail(ex.Message, 1);
+            return Fail(r, ex.Message, 1);
         }
 
         await using (daemon.ConfigureAwait(false))
@@ -114,8 +174,8 @@ internal static class Program
             }
 
             banner.AppendLine("switchyard: ready");
-            await Console.Out.WriteAsync(banner.ToString()).ConfigureAwait(false);
-            await Console.Out.FlushAsync(ct).ConfigureAwait(false);
+            await Out(r).WriteAsync(banner.ToString()).ConfigureAwait(false);
+            await Out(r).FlushAsync(ct).ConfigureAwait(false);
             SystemdNotify.Ready();
 
             try
@@ -134,7 +194,7 @@ internal static class Program
     private static Command ShowCommand()
     {
         var command = new Command("show", "List networks, ports and their counters.") { JsonOption };
-        command.SetAction((r, ct) => ClientAsync(RunDir(r), new ControlRequest("show"), r.GetValue(JsonOption), Tables.Show, ct));
+        command.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ControlRequest("show"), r.GetValue(JsonOption), Tables.Show, ct));
         return command;
     }
 
@@ -142,7 +202,7 @@ internal static class Program
     {
         var network = new Option<string?>("--network", "-n") { Description = "Only this network" };
         var command = new Command("fdb", "List learned MAC addresses (the forwarding database).") { network, JsonOption };
-        command.SetAction((r, ct) => ClientAsync(RunDir(r), new ControlRequest("fdb", Network: r.GetValue(network)), r.GetValue(JsonOption), Tables.Fdb, ct));
+        command.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ControlRequest("fdb", Network: r.GetValue(network)), r.GetValue(JsonOption), Tables.Fdb, ct));
         return command;
     }
 
@@ -156,6 +216,7 @@ internal static class Program
         var native = new Option<int?>("--native-vlan") { Description = "With --trunk: the VLAN that travels untagged" };
         var add = new Command("add", "Add a port to a running network.") { network, name, spec, vlan, trunk, native };
         add.SetAction((r, ct) => ClientAsync(
+            r,
             RunDir(r),
             new ControlRequest("port-add", r.GetValue(network), r.GetValue(name), r.GetValue(spec), r.GetValue(vlan), r.GetValue(trunk), r.GetValue(native)),
             json: false,
@@ -165,12 +226,79 @@ internal static class Program
         var delNetwork = new Argument<string>("network") { Description = "The network" };
         var delName = new Argument<string>("name") { Description = "The port (or listener) name" };
         var del = new Command("del", "Remove a port (a listener removes all its connections).") { delNetwork, delName };
-        del.SetAction((r, ct) => ClientAsync(RunDir(r), new ControlRequest("port-del", r.GetValue(delNetwork), r.GetValue(delName)), json: false, Tables.Message, ct));
+        del.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ControlRequest("port-del", r.GetValue(delNetwork), r.GetValue(delName)), json: false, Tables.Message, ct));
 
         return new Command("port", "Add or remove ports at run time.") { add, del };
     }
 
-    private static async Task<int> ClientAsync(string runDir, ControlRequest request, bool json, Func<ControlResponse, string> render, CancellationToken ct)
+    private static Command LeasesCommand()
+    {
+        var network = new Argument<string?>("network") { Description = "Only this network (default: every network with a gateway)", Arity = ArgumentArity.ZeroOrOne };
+        var command = new Command("leases", "List the DHCP leases the NAT gateways handed out.") { network, JsonOption };
+        command.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ControlRequest("leases", Network: r.GetValue(network)), r.GetValue(JsonOption), Tables.Leases, ct));
+        return command;
+    }
+
+    private static Command FlowsCommand()
+    {
+        var network = new Argument<string?>("network") { Description = "Only this network (default: every network with a gateway)", Arity = ArgumentArity.ZeroOrOne };
+        var command = new Command("flows", "List the NAT gateways' live TCP, UDP and ICMP flows.") { network, JsonOption };
+        command.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ControlRequest("flows", Network: r.GetValue(network)), r.GetValue(JsonOption), Tables.Flows, ct));
+        return command;
+    }
+
+    private static Command ForwardCommand()
+    {
+        const string RuleHelp = "[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT, e.g. tcp:127.0.0.1:2222-:22 (empty guest address: the first DHCP address)";
+        Option<string> NetworkOption() => new("--network", "-n")
+        {
+            Description = $"The network whose gateway forwards (default: {Defaults.NetworkName})",
+            DefaultValueFactory = _ => Defaults.NetworkName,
+        };
+
+        var addNetwork = NetworkOption();
+        var addRule = new Argument<string>("rule") { Description = RuleHelp };
+        var add = new Command("add", "Open a port forward from the host to a guest.") { addNetwork, addRule, JsonOption };
+        add.SetAction((r, ct) => ClientAsync(
+            r, RunDir(r), new ControlRequest("forward-add", r.GetValue(addNetwork), Rule: r.GetValue(addRule)), r.GetValue(JsonOption), Tables.Message, ct));
+
+        var delNetwork = NetworkOption();
+        var delRule = new Argument<string>("rule")
+        {
+            Description = "The forward: its rule as listed, its host side (tcp:127.0.0.1:2222), or PROTOCOL:HOSTPORT (tcp:2222, udp:5353; 2222 means tcp)",
+        };
+        var del = new Command("del", "Close a port forward.") { delNetwork, delRule, JsonOption };
+        del.SetAction((r, ct) => ClientAsync(r, RunDir(r), ForwardDelRequest(r.GetValue(delNetwork), r.GetValue(delRule) ?? string.Empty), r.GetValue(JsonOption), Tables.Message, ct));
+
+        var listNetwork = NetworkOption();
+        var list = new Command("list", "List the open port forwards.") { listNetwork, JsonOption };
+        list.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ControlRequest("forward-list", r.GetValue(listNetwork)), r.GetValue(JsonOption), Tables.Forwards, ct));
+
+        return new Command("forward", "Add, remove or list the NAT gateway's port forwards (QEMU hostfwd rules) at run time.") { add, del, list };
+    }
+
+    /// <summary>What `forward del TEXT` asks for: a whole rule; PROTOCOL:HOSTPORT or HOSTPORT (any host
+    /// address); or a host side [PROTOCOL]:[HOSTADDR]:HOSTPORT (sent as a rule; only its host side counts).</summary>
+    internal static ControlRequest ForwardDelRequest(string? network, string text)
+    {
+        if (text.Contains('-', StringComparison.Ordinal))
+        {
+            return new ControlRequest("forward-del", network, Rule: text);
+        }
+
+        string[] parts = text.Split(':');
+        string protocol = parts.Length == 2 ? parts[0] : "tcp";
+        string portText = parts[^1];
+        if (parts.Length <= 2 && protocol is "tcp" or "udp" or "" && int.TryParse(portText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int port))
+        {
+            return new ControlRequest("forward-del", network, Protocol: protocol.Length == 0 ? "tcp" : protocol, HostPort: port);
+        }
+
+        // A host side: any guest side will do, the daemon matches the host side only.
+        return new ControlRequest("forward-del", network, Rule: ForwardRuleParser.TryParse(text + "-:1", out ForwardRule? rule, out _) ? rule.ToString() : text);
+    }
+
+    private static async Task<int> ClientAsync(ParseResult r, string runDir, ControlRequest request, bool json, Func<ControlResponse, string> render, CancellationToken ct)
     {
         ControlResponse response;
         try
@@ -179,29 +307,29 @@ internal static class Program
         }
         catch (IOException ex)
         {
-            return Fail(ex.Message, 1);
+            return Fail(r, ex.Message, 1);
         }
 
         if (json)
         {
-            await Console.Out.WriteLineAsync(JsonSerializer.Serialize(response, ControlJson.Default.ControlResponse)).ConfigureAwait(false);
+            await Out(r).WriteLineAsync(JsonSerializer.Serialize(response, ControlJson.Default.ControlResponse)).ConfigureAwait(false);
             return response.Ok ? 0 : 1;
         }
 
         if (!response.Ok)
         {
-            return Fail(response.Error ?? "failed", 1);
+            return Fail(r, response.Error ?? "failed", 1);
         }
 
-        await Console.Out.WriteAsync(render(response)).ConfigureAwait(false);
+        await Out(r).WriteAsync(render(response)).ConfigureAwait(false);
         return 0;
     }
 
-    private static int Fail(string message, int code)
+    private static int Fail(ParseResult r, string message, int code)
     {
         foreach (string line in message.Split('\n'))
         {
-            Console.Error.WriteLine($"switchyard: error: {line}");
+            Err(r).WriteLine($"switchyard: error: {line}");
         }
 
         return code;

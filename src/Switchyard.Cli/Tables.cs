@@ -33,9 +33,78 @@ internal static class Tables
             {
                 sb.Append(CultureInfo.InvariantCulture, $"  closed ports: {string.Join(" ", n.ClosedPortDrops.Select(c => $"{c.Key}={c.Value}"))}\n");
             }
+
+            if (n.Gateway is { } g)
+            {
+                string v6 = g.Ipv6 ? $"; ipv6 {g.Network6}, router {g.Host6}, dns {g.Dns6}" : "; ipv6 off";
+                sb.Append(CultureInfo.InvariantCulture, $"  gateway: {g.Host} on {g.Network}, dns {g.Dns}, dhcp from {g.DhcpStart}{v6}; mtu {g.Mtu}{(g.Restrict ? ", restricted" : "")}; {g.Forwards} forwards\n");
+                sb.Append(CultureInfo.InvariantCulture, $"  gateway events: {Pairs(g.Events)}\n");
+                sb.Append(CultureInfo.InvariantCulture, $"  gateway drops: {Pairs(g.Drops)}\n");
+            }
         }
 
         return sb.ToString();
+    }
+
+    public static string Leases(ControlResponse r)
+    {
+        IReadOnlyList<LeaseRow> leases = r.Leases ?? [];
+        var rows = new List<string[]> { new[] { "NETWORK", "MAC", "ADDRESS", "HOSTNAME", "EXPIRES IN", "STATE" } };
+        rows.AddRange(leases.Select(l => new[]
+        {
+            l.Network, l.Mac, l.Address, l.Hostname ?? "-", Duration(l.ExpiresInSeconds), l.Active ? "active" : "expired",
+        }));
+        return Render(rows, leases.Count == 0 ? "(no leases yet: a guest gets one when it asks for an address over DHCP)" : null);
+    }
+
+    public static string Flows(ControlResponse r)
+    {
+        IReadOnlyList<FlowRow> flows = r.Flows ?? [];
+        var rows = new List<string[]> { new[] { "NETWORK", "PROTO", "GUEST", "REMOTE", "STATE", "DIR", "FROM GUEST", "TO GUEST", "IDLE" } };
+        rows.AddRange(flows.Select(f => new[]
+        {
+            f.Network, f.Protocol, f.Guest, f.Remote, f.State, f.Inbound ? "in" : "out", N(f.BytesFromGuest), N(f.BytesToGuest), Duration(f.IdleSeconds),
+        }));
+        return Render(rows, flows.Count == 0 ? "(no flows)" : null);
+    }
+
+    public static string Forwards(ControlResponse r)
+    {
+        IReadOnlyList<ForwardRow> forwards = r.Forwards ?? [];
+        var rows = new List<string[]> { new[] { "NETWORK", "PROTO", "HOST", "GUEST", "RULE" } };
+        rows.AddRange(forwards.Select(f => new[]
+        {
+            f.Network, f.Protocol, $"{Host(f.HostAddress)}:{f.HostPort}", $"{Host(f.GuestAddress)}:{f.GuestPort}", f.Rule,
+        }));
+        return Render(rows, forwards.Count == 0 ? "(no forwards; add one with 'switchyard forward add tcp:127.0.0.1:2222-:22')" : null);
+    }
+
+    private static string Render(List<string[]> rows, string? note)
+    {
+        var sb = new StringBuilder();
+        Append(sb, rows, "");
+        if (note is not null)
+        {
+            sb.Append(note).Append('\n');
+        }
+
+        return sb.ToString();
+    }
+
+    private static string Host(string? address) => address is null ? "*" : address.Contains(':', StringComparison.Ordinal) ? $"[{address}]" : address;
+
+    private static string Pairs(IReadOnlyDictionary<string, long> counters) =>
+        counters.Count == 0 ? "none" : string.Join(" ", counters.Select(c => $"{c.Key}={c.Value}"));
+
+    private static string Duration(double seconds)
+    {
+        if (seconds < 0)
+        {
+            return "-";
+        }
+
+        var t = TimeSpan.FromSeconds(Math.Floor(seconds));
+        return t.TotalHours >= 1 ? $"{(int)t.TotalHours}h{t.Minutes:00}m" : t.TotalMinutes >= 1 ? $"{t.Minutes}m{t.Seconds:00}s" : $"{t.Seconds}s";
     }
 
     public static string Fdb(ControlResponse r)

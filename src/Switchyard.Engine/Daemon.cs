@@ -3,8 +3,9 @@
 // Theory of operation: StartAsync creates the run directory, starts the loop thread, builds every
 // network on the loop (so all ports are loop-owned from birth), then opens DIR/control.sock. Control
 // requests become closures on the loop via InvokeAsync, so reads of counters and changes of ports
-// are serialised with the data path without a lock. DisposeAsync reverses it and removes every
-// socket file the daemon created.
+// are serialised with the data path without a lock. Gateway commands (leases, flows, forward-*)
+// reach a network's NatGateway the same way; a network without one answers with what to add to the
+// topology. DisposeAsync reverses it and removes every socket file the daemon created.
 using Microsoft.Extensions.Logging;
 using Switchyard.Core.Frames;
 using Switchyard.Core.Ports;
@@ -12,7 +13,9 @@ using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.Engine.Loop;
 using Switchyard.Engine.Networks;
+using Switchyard.Protocols;
 using Switchyard.Switching;
+using Switchyard.UserNet;
 
 namespace Switchyard.Engine;
 
@@ -70,12 +73,21 @@ public sealed partial class Daemon : IAsyncDisposable
         return daemon;
     }
 
-    /// <summary>How to attach a QEMU guest to each network: one line per attachment a guest can use.</summary>
+    /// <summary>How to attach a QEMU guest to each network: one line per attachment a guest can use,
+    /// and one per gateway saying what a guest attached there gets.</summary>
     public Task<IReadOnlyList<string>> QemuHintsAsync() => loop.InvokeAsync<IReadOnlyList<string>>(() =>
     {
         var lines = new List<string>();
         foreach (Network network in networks)
         {
+            if (network.Gateway is { } gateway)
+            {
+                GatewayOptions o = gateway.Options;
+                string v6 = o.Ipv6 ? $", IPv6 {o.Network6} by SLAAC" : string.Empty;
+                string forwards = gateway.Forwards.Count == 0 ? string.Empty : $"; forwards {string.Join(", ", gateway.Forwards)}";
+                lines.Add($"network {network.Name}, gateway: router {o.Host}, DNS {o.Dns}, DHCP from {o.DhcpStart} on {o.Network}{v6}{forwards}");
+            }
+
             foreach (Attachment a in network.Attachments)
             {
                 if (QemuHints.For(a.Config.Netdev) is { } hint)
@@ -97,9 +109,18 @@ public sealed partial class Daemon : IAsyncDisposable
             "fdb" => loop.InvokeAsync(() => new ControlResponse(true, Fdb: Fdb(request.Network))),
             "port-add" => PortAddAsync(request),
             "port-del" => loop.InvokeAsync(() => PortDel(request)),
-            _ => Task.FromResult(new ControlResponse(false, $"unknown command '{request.Command}' (known: show, fdb, port-add, port-del)")),
+            "leases" => loop.InvokeAsync(() => new ControlResponse(true, Leases: Leases(request.Network))),
+            "flows" => loop.InvokeAsync(() => new ControlResponse(true, Flows: Flows(request.Network))),
+            "forward-list" => loop.InvokeAsync(() => new ControlResponse(true, Forwards: ForwardList(request.Network))),
+            "forward-add" => ForwardAddAsync(request),
+            "forward-del" => ForwardDelAsync(request),
+            _ => Task.FromResult(new ControlResponse(false, $"unknown command '{request.Command}' (known: {string.Join(", ", Commands)})")),
         };
     }
+
+    /// <summary>Every command <see cref="HandleAsync"/> answers.</summary>
+    public static IReadOnlyList<string> Commands { get; } =
+        ["show", "fdb", "port-add", "port-del", "leases", "flows", "forward-list", "forward-add", "forward-del"];
 
     public async ValueTask DisposeAsync()
     {
@@ -172,7 +193,8 @@ public sealed partial class Daemon : IAsyncDisposable
                 ["software_segments"] = c.SoftwareSegments,
                 ["ports_closed_by_peer"] = n.PortsClosedByPeer,
             };
-            result.Add(new NetworkInfo(n.Name, n.Config.Hub, attachments, ports, counters, DropsOf(n.ClosedPortDrops)));
+            GatewayInfo? gateway = n.Gateway is { } g ? DescribeGateway(g) : null;
+            result.Add(new NetworkInfo(n.Name, n.Config.Hub, attachments, ports, counters, DropsOf(n.ClosedPortDrops), gateway));
         }
 
         return new ShowResult(RunDirectory, result);
@@ -241,6 +263,211 @@ public sealed partial class Daemon : IAsyncDisposable
             ? new ControlResponse(true, Message: $"removed {request.Name} from {network.Name}")
             : new ControlResponse(false, $"network {network.Name} has no port named '{request.Name}'");
     }
+
+    // ---- Gateway commands (docs/control-api.md) ----
+
+    // The gateway of one network (null: the default network), or an error a user can act on.
+    private NatGateway GatewayOf(string? name)
+    {
+        Network network = FindNetwork(name);
+        return network.Gateway ?? throw new InvalidOperationException(NoGateway(network.Name));
+    }
+
+    private static string NoGateway(string network) =>
+        $"network {network} has no gateway; add `gateway: true` to it in the topology" +
+        (network == Defaults.NetworkName ? " (or start `switchyard up` without --no-gateway)" : string.Empty);
+
+    // One named network's gateway, or (name null) every network that has one.
+    private List<(string Network, NatGateway Gateway)> Gateways(string? name)
+    {
+        if (name is not null)
+        {
+            return [(FindNetwork(name).Name, GatewayOf(name))];
+        }
+
+        var result = new List<(string, NatGateway)>();
+        foreach (Network n in networks)
+        {
+            if (n.Gateway is { } g)
+            {
+                result.Add((n.Name, g));
+            }
+        }
+
+        return result.Count > 0
+            ? result
+            : throw new InvalidOperationException("no network has a gateway; add `gateway: true` to a network in the topology (docs/gateway.md)");
+    }
+
+    private List<LeaseRow> Leases(string? networkName)
+    {
+        DateTimeOffset now = loop.Clock.GetUtcNow();
+        var rows = new List<LeaseRow>();
+        foreach ((string network, NatGateway gateway) in Gateways(networkName))
+        {
+            foreach (LeaseInfo l in gateway.Leases())
+            {
+                rows.Add(new LeaseRow(network, Ethernet.FormatMac(l.Mac), l.Address.ToString(), l.Hostname, l.Expires, (l.Expires - now).TotalSeconds, l.Active));
+            }
+        }
+
+        return rows;
+    }
+
+    private List<FlowRow> Flows(string? networkName)
+    {
+        var rows = new List<FlowRow>();
+        foreach ((string network, NatGateway gateway) in Gateways(networkName))
+        {
+            foreach (FlowInfo f in gateway.Flows())
+            {
+                rows.Add(new FlowRow(network, f.Protocol, f.Guest, f.Remote, f.State, f.Inbound, f.BytesFromGuest, f.BytesToGuest, f.Idle.TotalSeconds));
+            }
+        }
+
+        return rows;
+    }
+
+    private List<ForwardRow> ForwardList(string? networkName)
+    {
+        var rows = new List<ForwardRow>();
+        foreach ((string network, NatGateway gateway) in Gateways(networkName))
+        {
+            foreach (ForwardRule rule in gateway.Forwards)
+            {
+                rows.Add(ToRow(network, gateway, rule));
+            }
+        }
+
+        return rows;
+    }
+
+    private static ForwardRow ToRow(string network, NatGateway gateway, ForwardRule rule) =>
+        new(network, rule.ToString(), rule.Protocol == ForwardProtocol.Tcp ? "tcp" : "udp",
+            rule.HostAddress == IpAddr.None ? null : rule.HostAddress.ToString(), rule.HostPort,
+            (rule.GuestAddress == IpAddr.None ? gateway.Options.DhcpStart : rule.GuestAddress).ToString(), rule.GuestPort);
+
+    private Task<ControlResponse> ForwardAddAsync(ControlRequest request)
+    {
+        if (string.IsNullOrWhiteSpace(request.Rule))
+        {
+            return Task.FromResult(new ControlResponse(false, $"forward-add needs a rule ({ForwardRuleParser.Syntax})"));
+        }
+
+        if (!ForwardRuleParser.TryParse(request.Rule, out ForwardRule? rule, out string? error))
+        {
+            return Task.FromResult(new ControlResponse(false, error));
+        }
+
+        return loop.InvokeAsync(() =>
+        {
+            NatGateway gateway = GatewayOf(request.Network);
+            string network = request.Network ?? Defaults.NetworkName;
+            if (ForwardRuleParser.Check(rule, gateway.Options) is { } problem)
+            {
+                return new ControlResponse(false, problem);
+            }
+
+            try
+            {
+                gateway.AddForward(rule);
+            }
+            catch (HostNetworkException ex)
+            {
+                return new ControlResponse(false, $"forward {rule} on network {network}: {ex.Message}");
+            }
+
+            LogForwardAdded(network, rule.ToString());
+            return new ControlResponse(true, Message: $"added forward {rule} on network {network}", Forwards: [ToRow(network, gateway, rule)]);
+        });
+    }
+
+    private Task<ControlResponse> ForwardDelAsync(ControlRequest request)
+    {
+        ForwardRule? rule = null;
+        ForwardProtocol protocol = ForwardProtocol.Tcp;
+        if (!string.IsNullOrWhiteSpace(request.Rule))
+        {
+            if (request.Protocol is not null || request.HostPort is not null)
+            {
+                return Task.FromResult(new ControlResponse(false, "forward-del takes either a rule, or a protocol and a host port, not both"));
+            }
+
+            if (!ForwardRuleParser.TryParse(request.Rule, out rule, out string? error))
+            {
+                return Task.FromResult(new ControlResponse(false, error));
+            }
+        }
+        else
+        {
+            if (request.HostPort is not (>= 1 and <= 65535))
+            {
+                return Task.FromResult(new ControlResponse(false, $"forward-del needs a rule ({ForwardRuleParser.Syntax}), or a hostPort (1 to 65535) with an optional protocol (tcp or udp)"));
+            }
+
+            switch (request.Protocol)
+            {
+                case null or "tcp":
+                    break;
+                case "udp":
+                    protocol = ForwardProtocol.Udp;
+                    break;
+                default:
+                    return Task.FromResult(new ControlResponse(false, $"unknown protocol {request.Protocol} (tcp or udp)"));
+            }
+        }
+
+        return loop.InvokeAsync(() =>
+        {
+            NatGateway gateway = GatewayOf(request.Network);
+            string network = request.Network ?? Defaults.NetworkName;
+            var matches = new List<ForwardRule>();
+            foreach (ForwardRule f in gateway.Forwards)
+            {
+                bool match = rule is not null
+                    ? f.HostKey == rule.HostKey
+                    : f.Protocol == protocol && f.HostPort == request.HostPort;
+                if (match)
+                {
+                    matches.Add(f);
+                }
+            }
+
+            string what = rule is not null
+                ? $"{rule.ToString().Split('-')[0]}"
+                : $"{(protocol == ForwardProtocol.Tcp ? "tcp" : "udp")} host port {request.HostPort}";
+            string open = gateway.Forwards.Count == 0 ? "none" : string.Join(", ", gateway.Forwards);
+            if (matches.Count == 0)
+            {
+                return new ControlResponse(false, $"network {network} has no forward for {what} (forwards: {open})");
+            }
+
+            if (matches.Count > 1)
+            {
+                return new ControlResponse(false, $"several forwards use {what} ({string.Join(", ", matches)}); give the whole rule");
+            }
+
+            ForwardRule existing = matches[0];
+            gateway.RemoveForward(existing);
+            LogForwardRemoved(network, existing.ToString());
+            return new ControlResponse(true, Message: $"removed forward {existing} from network {network}", Forwards: [ToRow(network, gateway, existing)]);
+        });
+    }
+
+    private static GatewayInfo DescribeGateway(NatGateway gateway)
+    {
+        GatewayOptions o = gateway.Options;
+        return new GatewayInfo(
+            o.Network.ToString(), o.Host.ToString(), o.Dns.ToString(), o.DhcpStart.ToString(), o.Ipv6,
+            o.Ipv6 ? o.Network6.ToString() : null, o.Ipv6 ? o.Host6.ToString() : null, o.Ipv6 ? o.Dns6.ToString() : null,
+            o.Mtu, o.Restrict, gateway.Forwards.Count, gateway.GatewayCounters.DropSnapshot(), gateway.GatewayCounters.EventSnapshot());
+    }
+
+    [LoggerMessage(EventId = 3, Level = LogLevel.Information, Message = "network {Network}: forward {Rule} added")]
+    private partial void LogForwardAdded(string network, string rule);
+
+    [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "network {Network}: forward {Rule} removed")]
+    private partial void LogForwardRemoved(string network, string rule);
 
     [LoggerMessage(EventId = 1, Level = LogLevel.Information, Message = "network {Network}: port {Port} added ({Netdev})")]
     private partial void LogPortAdded(string network, string port, string netdev);

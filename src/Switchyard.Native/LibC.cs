@@ -85,6 +85,35 @@ internal static unsafe partial class LibC
     public const int SOL_SOCKET = 1;
     public const int SCM_RIGHTS = 1;
 
+    public const int AF_INET = 2;
+    public const int AF_INET6 = 10;
+    public const int SOCK_DGRAM = 2;
+    public const int IPPROTO_ICMP = 1;
+    public const int IPPROTO_TCP = 6;
+    public const int IPPROTO_UDP = 17;
+    public const int IPPROTO_IPV6 = 41;
+    public const int IPPROTO_ICMPV6 = 58;
+    public const int SO_REUSEADDR = 2;
+    public const int SO_ERROR = 4;
+    public const int SO_LINGER = 13;
+    public const int TCP_NODELAY = 1;
+    public const int IPV6_V6ONLY = 26;
+    public const int SHUT_WR = 1;
+
+    public const int O_RDWR = 0x2;
+    public const int O_NONBLOCK = 0x800;
+    public const int O_CLOEXEC = 0x80000;
+    public const int EIO = 5;
+    public const int EBUSY = 16;
+    public const int ENODEV = 19;
+    public const int EBADFD = 77;
+
+    /// <summary>_IOW('T', 202, int) from linux/if_tun.h.</summary>
+    public const uint TUNSETIFF = 0x400454CA;
+    public const short IFF_TAP = 0x0002;
+    public const short IFF_NO_PI = 0x1000;
+    public const int IFNAMSIZ = 16;
+
     public const int PROT_READ = 0x1;
     public const int PROT_WRITE = 0x2;
     public const int MAP_SHARED = 0x01;
@@ -175,4 +204,51 @@ internal static unsafe partial class LibC
     /// <summary>fcntl(fd, cmd, int arg): the variadic C function called with one int argument.</summary>
     [LibraryImport("libc", SetLastError = true)]
     public static partial int fcntl(int fd, int cmd, int arg);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int socket(int domain, int type, int protocol);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int connect(int sockfd, void* addr, int addrlen);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int bind(int sockfd, void* addr, int addrlen);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int listen(int sockfd, int backlog);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int accept4(int sockfd, void* addr, int* addrlen, int flags);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int getsockname(int sockfd, void* addr, int* addrlen);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int getpeername(int sockfd, void* addr, int* addrlen);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int getsockopt(int sockfd, int level, int optname, void* optval, int* optlen);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int setsockopt(int sockfd, int level, int optname, void* optval, int optlen);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int shutdown(int sockfd, int how);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint sendto(int sockfd, void* buf, nuint len, int flags, void* dest_addr, int addrlen);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint recvfrom(int sockfd, void* buf, nuint len, int flags, void* src_addr, int* addrlen);
+
+    /// <summary>open(path, flags): the variadic C function called without a mode (no O_CREAT, so none is read).</summary>
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int open(string pathname, int flags);
+
+    /// <summary>ioctl(fd, request, void* arg): the variadic C function called with one pointer argument.</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int ioctl(int fd, nuint request, void* arg);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int stat(string path, byte* buf);
 }

@@ -16,7 +16,9 @@ public readonly ref struct TcpHeader
     public const int AcknowledgmentNumberOffset = 8;
     public const int DataOffsetOffset = 12;
     public const int FlagsOffset = 13;
+    public const int WindowOffset = 14;
     public const int ChecksumOffset = 16;
+    public const int UrgentPointerOffset = 18;
 
     public const byte FlagFin = 0x01;
     public const byte FlagSyn = 0x02;
@@ -44,6 +46,12 @@ public readonly ref struct TcpHeader
 
     /// <summary>CWR, ECE, URG, ACK, PSH, RST, SYN, FIN (the low byte of the control bits).</summary>
     public byte Flags => segment[FlagsOffset];
+
+    /// <summary>The window field as sent (unscaled).</summary>
+    public ushort Window => BinaryPrimitives.ReadUInt16BigEndian(segment[WindowOffset..]);
+
+    /// <summary>The option bytes between the fixed header and the data offset.</summary>
+    public ReadOnlySpan<byte> Options => segment[MinLength..HeaderLength];
 
     public ushort Checksum => BinaryPrimitives.ReadUInt16BigEndian(segment[ChecksumOffset..]);
 

@@ -45,6 +45,9 @@ public sealed class GatewayContext
         Loop = loop;
         Logger = logger;
         Plan = new AddressPlan(options);
+
+        // Boxed once here: converting the ImmutableArray on every query would allocate per DNS query.
+        configuredUpstreams = options.DnsUpstreams.IsDefaultOrEmpty ? null : options.DnsUpstreams;
     }
 
     public GatewayOptions Options { get; }
@@ -73,11 +76,11 @@ public sealed class GatewayContext
     /// <summary>The one scratch buffer frames toward guests are built in.</summary>
     public byte[] TxBuffer { get; } = GC.AllocateArray<byte>(TxBufferSize, pinned: true);
 
+    private readonly IReadOnlyList<DnsUpstream>? configuredUpstreams;
     private ushort ipIdentification;
 
     /// <summary>The DNS servers to use now: the configured upstreams, else the host's resolvers.</summary>
-    public IReadOnlyList<DnsUpstream> CurrentUpstreams() =>
-        !Options.DnsUpstreams.IsDefaultOrEmpty ? Options.DnsUpstreams : Resolvers?.Upstreams ?? [];
+    public IReadOnlyList<DnsUpstream> CurrentUpstreams() => configuredUpstreams ?? Resolvers?.Upstreams ?? [];
 
     /// <summary>The next IPv4 identification for a datagram the gateway originates.</summary>
     public ushort NextIpId() => ++ipIdentification;

@@ -31,6 +31,10 @@ public enum GatewayDrop
     DhcpMalformed,
     DhcpPoolExhausted,
     Dhcpv6Malformed,
+    IcmpTypeUnsupported,
+    DhcpMessageUnsupported,
+    Dhcpv6MessageUnsupported,
+    NeighbourTableFull,
 
     // TCP NAT
     TcpMalformed,
@@ -50,6 +54,9 @@ public enum GatewayDrop
     DnsUpstreamReplyInvalid,
     PingNotPermitted,
     PingSendFailed,
+    UdpReplyTooBig,
+    DnsPendingFull,
+    PingReplyInvalid,
 
     // Flow table (shared)
     FlowTableFull,
@@ -77,6 +84,12 @@ public enum GatewayEvent
     DhcpNaks,
     DhcpReleases,
     Dhcpv6Replies,
+    NeighbourSolicitationsSent,
+    DhcpDeclines,
+    DhcpForOtherServer,
+    Dhcpv6Advertises,
+    Dhcpv6ForOtherServer,
+    NdpIgnored,
 
     // TCP NAT
     TcpFlowsOpened,
@@ -95,6 +108,9 @@ public enum GatewayEvent
     PingsForwarded,
     PingRepliesReturned,
     UdpForwardsReceived,
+    DnsServerFailuresReturned,
+    DnsRetries,
+    PingFlowsOpened,
 }
 
 public sealed class GatewayCounters

@@ -324,8 +324,20 @@ public sealed class NatGateway : Port, IGuestLink
         Deliver(in packet, group, IcmpEchoRequestV6, PacketWriter.ProtocolIcmpV6);
     }
 
+    private bool IsHostLoopbackAddress(IpAddr destination) =>
+        Options.HostLoopback && !Options.Restrict && (destination == Options.Host || (Options.Ipv6 && destination == Options.Host6));
+
     private void Deliver(in GuestPacket packet, bool group, ushort echoRequestType, byte icmpProtocol)
     {
+        bool echoRequest = packet.Protocol == icmpProtocol && packet.L4.Length >= 8 && packet.L4[0] == echoRequestType;
+        if (echoRequest && !group && IsHostLoopbackAddress(packet.Destination) && !Echo.RecentlyRefused)
+        {
+            // The gateway address stands for the host's loopback, for ping too (so a ping of 10.0.2.2
+            // measures the host). Without ping sockets the link services answer it themselves.
+            Echo.OnEchoRequest(in packet);
+            return;
+        }
+
         if (Link.TryHandle(in packet))
         {
             return;
@@ -353,7 +365,7 @@ public sealed class NatGateway : Port, IGuestLink
                 Udp.OnDatagram(in packet);
                 break;
             default:
-                if (packet.Protocol == icmpProtocol && packet.L4.Length >= 8 && packet.L4[0] == echoRequestType)
+                if (echoRequest)
                 {
                     Echo.OnEchoRequest(in packet);
                 }

@@ -70,6 +70,42 @@ public static class Defaults
     /// leading NUL of an abstract name.</summary>
     public const int MaxUnixPathBytes = 107;
 
+    /// <summary>tap: offloads travel with frames to and from the kernel (IFF_VNET_HDR) unless vnet_hdr=off.</summary>
+    public const bool TapVnetHeader = true;
+
+    /// <summary>tap: longest interface name (IFNAMSIZ 16 less the terminating NUL).</summary>
+    public const int MaxIfNameLength = 15;
+
+    // ---- NAT gateway (the values of its options are in GatewayOptions.Default; these are the rules) ----
+
+    /// <summary>A network in a topology file has a gateway only when it says `gateway:`; the built-in
+    /// default topology (no file) has one.</summary>
+    public const bool GatewayInFile = false;
+
+    /// <summary>Smallest MTU a gateway announces: the IPv4 minimum datagram every host must accept (RFC 791).</summary>
+    public const int MinGatewayMtu = 576;
+
+    /// <summary>Smallest MTU when IPv6 is on (RFC 8200 section 5).</summary>
+    public const int MinGatewayMtuIpv6 = 1280;
+
+    /// <summary>Largest MTU a gateway announces (slirp's limit).</summary>
+    public const int MaxGatewayMtu = 65520;
+
+    /// <summary>Shortest IPv4 prefix accepted for net=.</summary>
+    public const int MinGatewayPrefixLength = 8;
+
+    /// <summary>Longest IPv4 prefix accepted for net= (a /30 leaves two usable addresses).</summary>
+    public const int MaxGatewayPrefixLength = 30;
+
+    /// <summary>The only IPv6 prefix length SLAAC works with (RFC 4862 section 5.5.3 with a 64-bit interface id).</summary>
+    public const int GatewayPrefixLength6 = 64;
+
+    /// <summary>Shortest DHCP lease accepted (guests renew at half the lease).</summary>
+    public static readonly TimeSpan MinLeaseTime = TimeSpan.FromSeconds(60);
+
+    /// <summary>Most NAT flows a gateway may be configured to keep.</summary>
+    public const int MaxGatewayFlowsLimit = 1 << 20;
+
     // ---- Limits on topology values ----
 
     /// <summary>Longest network or port name.</summary>

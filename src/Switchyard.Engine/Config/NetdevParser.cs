@@ -16,12 +16,12 @@ internal static class NetdevParser
 {
     private const string Example = "e.g. 'stream,addr.type=unix,addr.path=PATH,server=on'";
 
-    private static readonly string[] SupportedTypes = ["stream", "dgram", "socket", "vhost-user"];
+    private static readonly string[] SupportedTypes = ["stream", "dgram", "socket", "vhost-user", "tap"];
 
     // QEMU netdev types that are not Switchyard port types (qapi/net.json NetClientDriver).
     private static readonly string[] OtherQemuTypes =
     [
-        "none", "nic", "user", "tap", "l2tpv3", "vde", "bridge", "hubport", "netmap", "vhost-vdpa",
+        "none", "nic", "l2tpv3", "vde", "bridge", "hubport", "netmap", "vhost-vdpa",
         "af-xdp", "passt", "vmnet-host", "vmnet-shared", "vmnet-bridged",
     ];
 
@@ -39,8 +39,27 @@ internal static class NetdevParser
 
     private static readonly string[] VhostUserKeys = ["id", "path", "server", "queues"];
 
+    private static readonly string[] TapKeys = ["id", "ifname", "vnet_hdr"];
+
     // QEMU options Switchyard knows but does not take, with what to do instead.
     private static readonly Dictionary<string, string> Unsupported = BuildUnsupported();
+
+    // The same for QEMU's tap options.
+    private static readonly Dictionary<string, string> TapUnsupported = new(StringComparer.Ordinal)
+    {
+        ["fd"] = "Switchyard opens the tap itself; give ifname=NAME",
+        ["fds"] = "Switchyard opens the tap itself; give ifname=NAME",
+        ["script"] = "Switchyard runs no scripts; create the interface beforehand (ip tuntap add dev NAME mode tap user $USER) and give ifname=NAME",
+        ["downscript"] = "Switchyard runs no scripts; remove it",
+        ["br"] = "Switchyard does not add the tap to a bridge; do that yourself (ip link set NAME master BRIDGE)",
+        ["helper"] = "Switchyard runs no helper; create the interface beforehand and give ifname=NAME",
+        ["vhost"] = "vhost-net is QEMU's in-kernel path; Switchyard moves the frames itself, so remove it",
+        ["vhostfd"] = "vhost-net is QEMU's in-kernel path; remove it",
+        ["vhostfds"] = "vhost-net is QEMU's in-kernel path; remove it",
+        ["sndbuf"] = "not used by Switchyard; remove it",
+        ["queues"] = "a tap port has one queue; remove it",
+        ["poll-us"] = "not used by Switchyard; remove it",
+    };
 
     /// <summary>Parses <paramref name="text"/>; returns null and adds to <paramref name="errors"/> on
     /// any problem. Never throws on bad text.</summary>
@@ -65,7 +84,7 @@ internal static class NetdevParser
         }
         else
         {
-            errors.Add($"a netdev spec starts with its type (stream, dgram, socket or vhost-user), not with {ConfigText.Quote(firstKey + "=" + firstValue)} ({Example})");
+            errors.Add($"a netdev spec starts with its type (stream, dgram, socket, vhost-user or tap), not with {ConfigText.Quote(firstKey + "=" + firstValue)} ({Example})");
             return null;
         }
 
@@ -80,16 +99,21 @@ internal static class NetdevParser
                 return ParseSocket(new SpecReader("socket", rest, SocketKeys, errors));
             case "vhost-user":
                 return ParseVhostUser(new SpecReader("vhost-user", rest, VhostUserKeys, errors));
+            case "tap":
+                return ParseTap(new SpecReader("tap", rest, TapKeys, errors));
+            case GatewaySpec.Kind:
+                errors.Add("netdev type 'user' is not a port: the NAT gateway belongs to a network; give the network `gateway: \"user,...\"` (or `gateway: true`) in the topology, or `switchyard up --gateway 'user,...'` (docs/gateway.md)");
+                return null;
         }
 
         if (Array.IndexOf(OtherQemuTypes, type) >= 0 || type.StartsWith("vmnet", StringComparison.Ordinal))
         {
-            errors.Add($"netdev type {ConfigText.Quote(type)} is not a Switchyard port type (Switchyard takes stream, dgram, socket or vhost-user; give QEMU a matching stream, dgram or vhost-user netdev)");
+            errors.Add($"netdev type {ConfigText.Quote(type)} is not a Switchyard port type (Switchyard takes stream, dgram, socket, vhost-user or tap; give QEMU a matching stream, dgram or vhost-user netdev)");
         }
         else
         {
             string hint = ConfigText.Suggest(type, SupportedTypes) is { } s ? $"did you mean '{s}'? " : string.Empty;
-            errors.Add($"unknown netdev type {ConfigText.Quote(type)} ({hint}expected stream, dgram, socket or vhost-user; {Example})");
+            errors.Add($"unknown netdev type {ConfigText.Quote(type)} ({hint}expected stream, dgram, socket, vhost-user or tap; {Example})");
         }
 
         return null;
@@ -300,6 +324,22 @@ internal static class NetdevParser
         }
 
         return r.Failed || path is null ? null : new VhostUserSpec(path, server, queues);
+    }
+
+    private static TapSpec? ParseTap(SpecReader r)
+    {
+        string? ifName = r.Get("ifname");
+        bool vnetHeader = r.GetBool("vnet_hdr") ?? Defaults.TapVnetHeader;
+        if (ifName is null)
+        {
+            r.Error("missing option 'ifname' in tap spec (give ifname=NAME, an existing tap interface, e.g. created with 'ip tuntap add dev NAME mode tap user $USER')");
+        }
+        else if (TapSpec.CheckIfName(ifName) is { } problem)
+        {
+            r.Error($"bad value for 'ifname' in tap spec: {problem}");
+        }
+
+        return r.Failed || ifName is null ? null : new TapSpec(ifName, vnetHeader);
     }
 
     private enum AddressRole
@@ -527,7 +567,7 @@ internal static class NetdevParser
                 }
                 else if (Array.IndexOf(knownKeys, key) < 0)
                 {
-                    Error(Unsupported.TryGetValue(key, out string? instead)
+                    Error(Unsupported.TryGetValue(key, out string? instead) || (kind == "tap" && TapUnsupported.TryGetValue(key, out instead))
                         ? $"option {ConfigText.Quote(key)} is not supported in {kind} spec ({instead})"
                         : $"unknown option {ConfigText.Quote(key)} in {kind} spec{UnknownHint(key, knownKeys)}");
                 }

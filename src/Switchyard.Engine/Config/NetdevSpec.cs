@@ -13,18 +13,18 @@ using System.Text;
 
 namespace Switchyard.Engine.Config;
 
-/// <summary>What a port connects to: <see cref="StreamSpec"/>, <see cref="DgramSpec"/> or
-/// <see cref="VhostUserSpec"/>.</summary>
+/// <summary>What a port connects to: <see cref="StreamSpec"/>, <see cref="DgramSpec"/>,
+/// <see cref="VhostUserSpec"/> or <see cref="TapSpec"/>.</summary>
 public abstract record NetdevSpec
 {
     private protected NetdevSpec()
     {
     }
 
-    /// <summary>"stream", "dgram" or "vhost-user": the port type, and the first word of the canonical text.</summary>
+    /// <summary>"stream", "dgram", "vhost-user" or "tap": the port type, and the first word of the canonical text.</summary>
     public abstract string Kind { get; }
 
-    /// <summary>Parses a spec. Accepts <c>stream</c>, <c>dgram</c>, <c>vhost-user</c> and QEMU's legacy
+    /// <summary>Parses a spec. Accepts <c>stream</c>, <c>dgram</c>, <c>vhost-user</c>, <c>tap</c> and QEMU's legacy
     /// <c>socket</c> (which becomes a stream or dgram spec). Throws <see cref="ConfigException"/> listing
     /// every problem found.</summary>
     public static NetdevSpec Parse(string text)
@@ -322,5 +322,77 @@ public sealed record VhostUserSpec : NetdevSpec
         writer.Add("path", Path);
         writer.Add("server", Server);
         writer.Add("queues", Queues);
+    }
+}
+
+/// <summary>A tap interface on the host: QEMU's <c>-netdev tap,ifname=NAME</c>. Switchyard opens
+/// /dev/net/tun and attaches to the named interface (create it beforehand, e.g.
+/// <c>ip tuntap add dev NAME mode tap user $USER</c>, or run with CAP_NET_ADMIN).</summary>
+public sealed record TapSpec : NetdevSpec
+{
+    /// <summary>Throws <see cref="ConfigException"/> if <paramref name="ifName"/> is not a valid Linux
+    /// interface name (see <see cref="Check"/>).</summary>
+    public TapSpec(string ifName, bool vnetHeader = Defaults.TapVnetHeader)
+    {
+        ArgumentNullException.ThrowIfNull(ifName);
+        if (CheckIfName(ifName) is { } problem)
+        {
+            throw new ConfigException(problem);
+        }
+
+        IfName = ifName;
+        VnetHeader = vnetHeader;
+    }
+
+    /// <summary>The interface name (1 to 15 characters).</summary>
+    public string IfName { get; }
+
+    /// <summary>True: frames carry a virtio-net header to and from the kernel (IFF_VNET_HDR), so
+    /// checksum and segmentation offloads pass through. QEMU's <c>vnet_hdr</c>.</summary>
+    public bool VnetHeader { get; }
+
+    public override string Kind => "tap";
+
+    public void Deconstruct(out string ifName, out bool vnetHeader) => (ifName, vnetHeader) = (IfName, VnetHeader);
+
+    /// <summary>Null if <paramref name="name"/> is a valid Linux interface name for a tap Switchyard
+    /// attaches to, else the problem with a hint. The kernel's rule (dev_valid_name): 1 to IFNAMSIZ-1
+    /// bytes, not "." or "..", no '/', ':' or whitespace; here also no '%' (Switchyard does not let
+    /// the kernel pick the name) and only letters, digits, '-', '_' and '.', so the name is safe in
+    /// messages and shell commands.</summary>
+    internal static string? CheckIfName(string name)
+    {
+        const string Rule = "an interface name is 1 to 15 characters: letters, digits, '-', '_' or '.', not '.' or '..'";
+        if (name.Length == 0)
+        {
+            return $"ifname is empty ({Rule})";
+        }
+
+        if (name.Length > Defaults.MaxIfNameLength)
+        {
+            return $"ifname {ConfigText.Quote(name)} is {name.Length} characters long ({Rule}; Linux allows at most {Defaults.MaxIfNameLength})";
+        }
+
+        if (name is "." or "..")
+        {
+            return $"ifname {ConfigText.Quote(name)} is not a valid interface name ({Rule})";
+        }
+
+        foreach (char c in name)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.'))
+            {
+                string why = c == '%' ? "; name the interface, Switchyard does not let the kernel pick one" : string.Empty;
+                return $"ifname {ConfigText.Quote(name)} contains {ConfigText.Quote(c.ToString())} ({Rule}{why})";
+            }
+        }
+
+        return null;
+    }
+
+    private protected override void Write(SpecWriter writer)
+    {
+        writer.Add("ifname", IfName);
+        writer.Add("vnet_hdr", VnetHeader);
     }
 }

@@ -186,6 +186,7 @@ public sealed record TopologyConfig
 
         var networkNames = new Dictionary<string, int>(StringComparer.Ordinal);
         var listeners = new List<(Listener Key, ConfigLocation Where)>();
+        var taps = new Dictionary<string, ConfigLocation>(StringComparer.Ordinal);
         for (int n = 0; n < networks.Length; n++)
         {
             NetworkConfig? network = networks[n];
@@ -207,6 +208,12 @@ public sealed record TopologyConfig
                 report(new(n, -1, "max-macs"), $"max-macs {network.MaxMacs} is out of range (1 to {Defaults.MaxMacsLimit}; default {Defaults.MaxMacs})");
             }
 
+            if (network.Gateway is { } gateway)
+            {
+                int networkIndex = n;
+                GatewaySpec.Check(gateway, derived: null, (keys, message) => report(new(networkIndex, -1, "gateway." + keys[0]), message));
+            }
+
             ImmutableArray<PortConfig> ports = network.Ports.IsDefault ? [] : network.Ports;
             var portNames = new Dictionary<string, int>(StringComparer.Ordinal);
             for (int p = 0; p < ports.Length; p++)
@@ -218,8 +225,24 @@ public sealed record TopologyConfig
                     continue;
                 }
 
-                int networkIndex = n;
-                CheckName(port.Name, "port", new(n, p, "name"), portNames, p, i => new(networkIndex, i, "name"), describe, report);
+                int portNetwork = n;
+                CheckName(port.Name, "port", new(n, p, "name"), portNames, p, i => new(portNetwork, i, "name"), describe, report);
+                if (network.Gateway is not null && port.Name == Defaults.GatewayPortName)
+                {
+                    report(new(n, p, "name"), $"port name '{Defaults.GatewayPortName}' is taken by the network's NAT gateway; give this port another name");
+                }
+
+                if (port.Netdev is TapSpec tap)
+                {
+                    if (taps.TryGetValue(tap.IfName, out ConfigLocation first))
+                    {
+                        report(new(n, p, "netdev"), $"tap interface '{tap.IfName}' is already used by {describe(first with { Field = null })}; one tap interface backs one port");
+                    }
+                    else
+                    {
+                        taps.Add(tap.IfName, new(n, p, "netdev"));
+                    }
+                }
 
                 if (port.Netdev is null)
                 {

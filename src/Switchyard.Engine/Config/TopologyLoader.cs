@@ -13,6 +13,9 @@
 //       hub: false             # optional
 //       mac-ageing: 300        # seconds, or "300s" / "5m" / "1h"; optional
 //       max-macs: 8192         # optional
+//       gateway: true          # optional NAT gateway: true (defaults), false (none, the default in a
+//                              # file), "user,net=...,hostfwd=..." or a mapping with the same keys
+//                              # (lists for dnssearch, dns-upstream, hostfwd); see docs/gateway.md
 //       ports:                 # optional
 //         - name: g1           # required
 //           netdev: "stream,addr.type=unix,addr.path=/tmp/g1.sock,server=on"   # required
@@ -23,6 +26,7 @@
 // socket is opened, as QEMU does, not against the file's directory.
 using System.Collections.Immutable;
 using System.Globalization;
+using Switchyard.UserNet;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
@@ -32,7 +36,7 @@ namespace Switchyard.Engine.Config;
 public static class TopologyLoader
 {
     private static readonly string[] RootKeys = ["networks"];
-    private static readonly string[] NetworkKeys = ["name", "hub", "mac-ageing", "max-macs", "ports"];
+    private static readonly string[] NetworkKeys = ["name", "hub", "mac-ageing", "max-macs", "gateway", "ports"];
     private static readonly string[] PortKeys = ["name", "netdev", "vlan", "trunk", "native-vlan"];
 
     /// <summary>Parses <paramref name="yamlText"/>. Throws <see cref="ConfigException"/> listing every
@@ -218,7 +222,93 @@ public static class TopologyLoader
                 }
             }
 
-            return new NetworkConfig(name, hub, ageing, maxMacs, ports.ToImmutable());
+            GatewayOptions? gateway = keys.TryGetValue("gateway", out YamlNode? gatewayNode)
+                ? ReadGateway(gatewayNode, path + ".gateway")
+                : Defaults.GatewayInFile ? GatewayOptions.Default : null;
+            return new NetworkConfig(name, hub, ageing, maxMacs, ports.ToImmutable()) { Gateway = gateway };
+        }
+
+        // true (defaults), false (none), "user,..." text, or a mapping of the same options.
+        private GatewayOptions? ReadGateway(YamlNode node, string path)
+        {
+            const string Forms = "expected true, false, a string such as \"user,net=10.0.2.0/24\", or a mapping of gateway options (docs/gateway.md)";
+            if (node is YamlScalarNode { Value: { } text } && !IsNull(node))
+            {
+                if (ConfigText.ParseBool(text.ToLowerInvariant()) is { } on)
+                {
+                    return on ? GatewayOptions.Default : null;
+                }
+
+                if (GatewaySpec.TryParse(text, out GatewayOptions? parsed, out IReadOnlyList<string> problems))
+                {
+                    return parsed;
+                }
+
+                foreach (string problem in problems)
+                {
+                    Error(Line(node), path, problem);
+                }
+
+                return null;
+            }
+
+            if (node is not YamlMappingNode map)
+            {
+                Error(Line(node), path, Forms);
+                return null;
+            }
+
+            var items = new List<(string Key, string? Value)>();
+            var keyLines = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach ((YamlNode keyNode, YamlNode value) in map.Children)
+            {
+                if (keyNode is not YamlScalarNode { Value: { } key })
+                {
+                    Error(Line(keyNode), path, "keys must be plain words (e.g. 'net:')");
+                    continue;
+                }
+
+                keyLines.TryAdd(key, Line(keyNode));
+                lines[$"{path}.{key}"] = Line(value);
+                if (value is YamlSequenceNode list)
+                {
+                    if (Array.IndexOf(GatewaySpec.ListKeys, key) < 0)
+                    {
+                        Error(Line(value), $"{path}.{key}", $"expected a single value, not a list (only {string.Join(", ", GatewaySpec.ListKeys)} take lists)");
+                        continue;
+                    }
+
+                    for (int i = 0; i < list.Children.Count; i++)
+                    {
+                        if (list.Children[i] is YamlScalarNode { Value: { } item } && !IsNull(list.Children[i]))
+                        {
+                            items.Add((key, item));
+                        }
+                        else
+                        {
+                            Error(Line(list.Children[i]), $"{path}.{key}[{i}]", "expected a string");
+                        }
+                    }
+                }
+                else if (value is YamlScalarNode { Value: { } scalar } && !IsNull(value))
+                {
+                    items.Add((key, scalar));
+                }
+                else if (IsNull(value))
+                {
+                    items.Add((key, null));
+                }
+                else
+                {
+                    Error(Line(value), $"{path}.{key}", "expected a value (a string, number or true/false)");
+                }
+            }
+
+            return GatewaySpec.Build(items, (key, message) =>
+            {
+                string where = key is null ? path : $"{path}.{key}";
+                Error(key is not null && keyLines.TryGetValue(key, out int line) ? line : Line(map), where, message);
+            }, lenientBooleans: true);
         }
 
         private PortConfig? ReadPort(YamlNode node, string path)

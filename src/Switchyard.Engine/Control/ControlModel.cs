@@ -1,7 +1,8 @@
 // The control API's wire model: one JSON object per line in each direction over DIR/control.sock.
 //
 // Requests name a command and its arguments; unknown fields are rejected so a typo in a script
-// fails loudly instead of being ignored. Responses carry ok/error and one result object.
+// fails loudly instead of being ignored. Responses carry ok/error and one result object. The
+// commands and their fields are listed in docs/control-api.md.
 using System.Text.Json.Serialization;
 
 namespace Switchyard.Engine.Control;
@@ -13,14 +14,20 @@ public sealed record ControlRequest(
     string? Netdev = null,
     int? Vlan = null,
     string? Trunk = null,
-    int? NativeVlan = null);
+    int? NativeVlan = null,
+    string? Rule = null,
+    string? Protocol = null,
+    int? HostPort = null);
 
 public sealed record ControlResponse(
     bool Ok,
     string? Error = null,
     string? Message = null,
     ShowResult? Show = null,
-    IReadOnlyList<FdbRow>? Fdb = null);
+    IReadOnlyList<FdbRow>? Fdb = null,
+    IReadOnlyList<LeaseRow>? Leases = null,
+    IReadOnlyList<FlowRow>? Flows = null,
+    IReadOnlyList<ForwardRow>? Forwards = null);
 
 public sealed record ShowResult(string RunDirectory, IReadOnlyList<NetworkInfo> Networks);
 
@@ -30,7 +37,36 @@ public sealed record NetworkInfo(
     IReadOnlyList<AttachmentInfo> Attachments,
     IReadOnlyList<PortInfo> Ports,
     IReadOnlyDictionary<string, long> Counters,
-    IReadOnlyDictionary<string, long> ClosedPortDrops);
+    IReadOnlyDictionary<string, long> ClosedPortDrops,
+    GatewayInfo? Gateway = null);
+
+/// <summary>A network's NAT gateway in a `show` answer: its address plan and its counters (nonzero
+/// drops by reason, nonzero events, snake_case names as in GatewayCounters).</summary>
+public sealed record GatewayInfo(
+    string Network,
+    string Host,
+    string Dns,
+    string DhcpStart,
+    bool Ipv6,
+    string? Network6,
+    string? Host6,
+    string? Dns6,
+    int Mtu,
+    bool Restrict,
+    int Forwards,
+    IReadOnlyDictionary<string, long> Drops,
+    IReadOnlyDictionary<string, long> Events);
+
+/// <summary>A DHCP lease. <c>ExpiresInSeconds</c> is negative once the lease has run out.</summary>
+public sealed record LeaseRow(string Network, string Mac, string Address, string? Hostname, DateTimeOffset Expires, double ExpiresInSeconds, bool Active);
+
+/// <summary>A live NAT flow: the guest's side and the remote side, as the user reads them.</summary>
+public sealed record FlowRow(
+    string Network, string Protocol, string Guest, string Remote, string State, bool Inbound, long BytesFromGuest, long BytesToGuest, double IdleSeconds);
+
+/// <summary>An open port forward. <c>HostAddress</c> is null for every host address; <c>GuestAddress</c>
+/// is the address the gateway forwards to (the first DHCP address when the rule names none).</summary>
+public sealed record ForwardRow(string Network, string Rule, string Protocol, string? HostAddress, int HostPort, string GuestAddress, int GuestPort);
 
 public sealed record AttachmentInfo(string Name, string Netdev, string Vlan, string State);
 

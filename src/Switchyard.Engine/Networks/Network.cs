@@ -14,6 +14,7 @@ using Switchyard.Engine.Config;
 using Switchyard.Ports;
 using Switchyard.Ports.Dgram;
 using Switchyard.Ports.Stream;
+using Switchyard.Ports.Tap;
 using Switchyard.Ports.UserNet;
 using Switchyard.Ports.VhostUser;
 using Switchyard.UserNet;
@@ -113,6 +114,7 @@ public sealed partial class Network
             DgramSpec d => OpenDgram(port, d, membership),
             VhostUserSpec { Server: true } v => OpenVhostUserListener(port, v, membership),
             VhostUserSpec v => OpenVhostUserClient(port, v, membership),
+            TapSpec t => OpenTap(port, t, membership),
             _ => throw new ConfigException([$"port {port.Name}: {port.Netdev.Kind} ports are not supported yet"]),
         };
         attachments.Add(port.Name, attachment);
@@ -164,7 +166,7 @@ public sealed partial class Network
 
     private void StartGateway(GatewayOptions options)
     {
-        var gateway = new NatGateway(Defaults.GatewayPortName, options, loop, new LoopHostNetwork(loop), resolvers: null, logger);
+        var gateway = new NatGateway(Defaults.GatewayPortName, options, loop, new LoopHostNetwork(loop), new ResolvConfSource(clock: loop.Clock), logger);
         Switch.AddPort(gateway, new Switching.AccessVlan(1));
         Gateway = gateway;
         gateway.Start();
@@ -233,6 +235,14 @@ public sealed partial class Network
         Switch.AddPort(dgram, membership);
         dgram.Start();
         return new SinglePortAttachment(port, dgram);
+    }
+
+    private SinglePortAttachment OpenTap(PortConfig port, TapSpec spec, VlanMembership membership)
+    {
+        TapPort tap = TapPort.Open(port.Name, spec.IfName, loop, logger);
+        Switch.AddPort(tap, membership);
+        tap.Start();
+        return new SinglePortAttachment(port, tap);
     }
 
     private void OnPortClosed(Port port, string reason)

@@ -17,7 +17,7 @@ public sealed class ConfigFuzzTests
         "addr.type", "addr.path", "addr.abstract", "addr.tight", "addr.host", "addr.port", "server",
         "reconnect", "reconnect-ms", "local.type", "local.host", "local.port", "local.path", "remote.type",
         "remote.host", "remote.port", "remote.path", "listen", "connect", "udp", "localaddr", "mcast", "fd",
-        "path", "queues", "unix", "inet", "fd", "on", "off", "yes", "maybe", "0", "1", "65535", "65536",
+        "path", "queues", "ifname", "vnet_hdr", "tap0", "unix", "inet", "fd", "on", "off", "yes", "maybe", "0", "1", "65535", "65536",
         "-1", "99999999999", "127.0.0.1", "::1", "[::1]", "239.0.0.1", "ff02::1", "localhost", "/tmp/x",
         "", "\0", "é", "\u00e9\u0301", "\ud800", new string('a', 200),
     ];
@@ -32,6 +32,17 @@ public sealed class ConfigFuzzTests
         "socket,connect=[::1]:5000",
         "socket,udp=127.0.0.1:2,localaddr=:1",
         "vhost-user,path=/tmp/vu.sock,server=off,queues=4",
+        "tap,ifname=tap0,vnet_hdr=off",
+    ];
+
+    private static readonly string[] ValidGatewaySpecs =
+    [
+        "user",
+        "user,net=10.0.3.0/24,hostfwd=tcp:127.0.0.1:2222-:22",
+        "net=192.168.7.0/255.255.255.0,host=192.168.7.1,dns=192.168.7.53,dhcpstart=192.168.7.100,mtu=9000",
+        "ipv6-prefix=fd42::,ipv6-prefixlen=64,ipv6-host=fd42::1,dnssearch=a.example,dnssearch=b.example",
+        "ipv6=off,mtu=576,restrict=on,host-loopback=off,lease-time=1h,max-flows=100,max-flows-per-guest=10",
+        "dns-upstream=9.9.9.9:53,dns-upstream=[2620:fe::fe],hostfwd=udp:[::1]:5353-[fd00::15]:53,hostname=vm,domainname=lab.example",
     ];
 
     [Fact]
@@ -114,6 +125,54 @@ public sealed class ConfigFuzzTests
     }
 
     [Fact]
+    public void GatewaySpec_MutatedValidSpecs_NeverThrowAndRoundTrip()
+    {
+        var random = new Random(2026);
+        int parsed = 0;
+        for (int n = 0; n < 4000; n++)
+        {
+            var sb = new StringBuilder(Pick(random, ValidGatewaySpecs));
+            for (int e = random.Next(1, 4); e > 0 && sb.Length > 0; e--)
+            {
+                int at = random.Next(sb.Length);
+                switch (random.Next(4))
+                {
+                    case 0:
+                        sb.Remove(at, 1);
+                        break;
+                    case 1:
+                        sb.Insert(at, ",=.:[]0/-"[random.Next(9)]);
+                        break;
+                    case 2:
+                        sb[at] = (char)random.Next(32, 127);
+                        break;
+                    default:
+                        sb.Insert(at, Pick(random, ["mtu=", "net=", "hostfwd=", "ipv6=off", ",", "::", "/64", "255", "-", "dnssearch="]));
+                        break;
+                }
+            }
+
+            string text = sb.ToString();
+            Exception? ex = Record.Exception(() =>
+            {
+                if (GatewaySpec.TryParse(text, out Switchyard.UserNet.GatewayOptions? options, out IReadOnlyList<string> errors))
+                {
+                    parsed++;
+                    Assert.Empty(errors);
+                    Assert.Equal(options, GatewaySpec.Parse(GatewaySpec.Format(options)));
+                }
+                else
+                {
+                    Assert.NotEmpty(errors);
+                }
+            });
+            Assert.True(ex is null, $"input {Escape(text)} threw {ex}");
+        }
+
+        Assert.True(parsed > 50, $"only {parsed} mutations parsed; the generator no longer reaches valid gateway specs");
+    }
+
+    [Fact]
     public void FromFlags_RandomTrunkText_ThrowsOnlyConfigException()
     {
         var random = new Random(802);
@@ -142,7 +201,8 @@ public sealed class ConfigFuzzTests
         [
             "networks:", "  - name: lab", "    hub: true", "    mac-ageing: 5m", "    max-macs: 10", "    ports:",
             "      - name: g1", "        netdev: socket,listen=:5000", "        vlan: 10", "        trunk: [1, 2-3]",
-            "        native-vlan: 1", "  - ", "- x", "networks: []", "  ports: {}", "    x: [", "  &a name: b",
+            "        native-vlan: 1", "    gateway: true", "    gateway: \"user,mtu=1\"", "    gateway:", "      net: 10.0.9.0/24",
+            "      hostfwd: [tcp::2222-:22, x]", "      bogus: 1", "      mtu: [1]", "        netdev: tap,ifname=tap0", "  - ", "- x", "networks: []", "  ports: {}", "    x: [", "  &a name: b",
             "    name: *a", "---", "...", "? [a]", ": b", "\t", "name: \"unterminated", "        trunk: \"10,,\"",
         ];
         for (int n = 0; n < 2000; n++)

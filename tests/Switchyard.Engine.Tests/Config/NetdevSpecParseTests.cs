@@ -429,7 +429,7 @@ public sealed class NetdevSpecParseTests
     [Fact]
     public void Parse_OtherQemuNetdevType_SaysNotAPortType()
     {
-        Assert.Contains("not a Switchyard port type", Assert.Single(Errors("tap,ifname=tap0")), StringComparison.Ordinal);
+        Assert.Contains("not a Switchyard port type", Assert.Single(Errors("bridge,br=br0")), StringComparison.Ordinal);
     }
 
     [Fact]

@@ -100,7 +100,7 @@ public sealed class TopologyLoaderTests
                 mac-aging: 300
             """));
 
-        Assert.Equal("line 3: networks[0]: unknown key 'mac-aging' (did you mean 'mac-ageing'? valid keys here: name, hub, mac-ageing, max-macs, ports)", error);
+        Assert.Equal("line 3: networks[0]: unknown key 'mac-aging' (did you mean 'mac-ageing'? valid keys here: name, hub, mac-ageing, max-macs, gateway, ports)", error);
     }
 
     [Fact]
