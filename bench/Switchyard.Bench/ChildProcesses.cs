@@ -154,6 +154,23 @@ internal sealed class ChildProcesses : IDisposable
 
         public bool HasExited => process.HasExited;
 
+        /// <summary>The exit status once the process has exited (read it before <see cref="Stop"/>, which
+        /// releases the process); null while it runs.</summary>
+        public int? ExitCode
+        {
+            get
+            {
+                try
+                {
+                    return process.HasExited ? process.ExitCode : null;
+                }
+                catch (InvalidOperationException)
+                {
+                    return null;
+                }
+            }
+        }
+
         /// <summary>The last lines the process printed (stdout and stderr interleaved).</summary>
         public string Tail
         {

@@ -43,6 +43,35 @@ internal static class CpuTime
         return busy / TicksPerSecond;
     }
 
+    /// <summary>Waits (at most <paramref name="seconds"/>) for half a second in which the whole machine
+    /// was busy for less than <paramref name="maxCpus"/> CPUs. Call it while nothing of the benchmark
+    /// runs, so what it sees is other people's work. Returns the seconds waited; 0 when
+    /// <paramref name="seconds"/> is 0.</summary>
+    public static double WaitForQuiet(double seconds, double maxCpus)
+    {
+        if (seconds <= 0)
+        {
+            return 0;
+        }
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        double before = MachineBusySeconds();
+        while (clock.Elapsed.TotalSeconds < seconds)
+        {
+            TimeSpan start = clock.Elapsed;
+            Thread.Sleep(500);
+            double now = MachineBusySeconds();
+            if ((now - before) / (clock.Elapsed - start).TotalSeconds < maxCpus)
+            {
+                break;
+            }
+
+            before = now;
+        }
+
+        return clock.Elapsed.TotalSeconds;
+    }
+
     /// <summary>utime + stime of <paramref name="pid"/> in seconds (self when null); NaN if unreadable.</summary>
     public static double Seconds(int? pid)
     {

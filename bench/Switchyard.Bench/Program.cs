@@ -1,7 +1,9 @@
 // switchyard-bench: benchmarks that run Switchyard and the tool a user would otherwise pick side by
 // side in one run, alternating (A B A B ...), every run time-bounded, and report medians and ratios.
 // Subcommands: `stream` (two synthetic peers through the switch; see StreamBenchmark) and `vhost`
-// (DPDK virtio-user guests through Switchyard's vhost-user back-end and the DPDK ceiling; see VhostBenchmark).
+// (DPDK virtio-user guests through Switchyard's vhost-user back-end and the DPDK ceiling; see VhostBenchmark),
+// `nat` (a namespace behind Switchyard's NAT gateway, pasta and slirp4netns; see NatBenchmark), and the
+// `rr-server`/`rr-client` pair that `nat` runs inside its namespaces (see RequestResponse).
 namespace Switchyard.Bench;
 
 internal static class Program
@@ -12,6 +14,9 @@ internal static class Program
         Commands:
           stream   Two synthetic peers through the switch (Switchyard's stream socket, vde_switch, a ceiling)
           vhost    DPDK virtio-user guests through Switchyard's vhost-user back-end and the DPDK vhost ceiling
+          nat      A network namespace through Switchyard's NAT gateway, pasta and slirp4netns to the host
+          rr-server  Echo server for the TCP request/response latency test
+          rr-client  One-byte TCP request/response loop against rr-server; prints the round-trip times
 
         Run `switchyard-bench <command> --help` for the options of a command.
 
@@ -34,6 +39,12 @@ internal static class Program
                 return RunStream(args[1..]);
             case "vhost":
                 return RunVhost(args[1..]);
+            case "nat":
+                return RunNat(args[1..]);
+            case "rr-server":
+                return RequestResponse.Server(args[1..]);
+            case "rr-client":
+                return RequestResponse.Client(args[1..]);
             default:
                 Console.Error.WriteLine($"switchyard-bench: unknown command '{args[0]}'");
                 Console.Error.Write(Usage);
@@ -101,6 +112,38 @@ internal static class Program
         catch (BenchException e)
         {
             Console.Error.WriteLine($"switchyard-bench vhost: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static int RunNat(string[] args)
+    {
+        NatOptions? options;
+        try
+        {
+            options = NatOptions.Parse(args);
+        }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine($"switchyard-bench nat: {e.Message}");
+            Console.Error.WriteLine("Run `switchyard-bench nat --help` for the options.");
+            return 2;
+        }
+
+        if (options is null)
+        {
+            Console.Out.Write(NatOptions.Help);
+            return 0;
+        }
+
+        using var children = new ChildProcesses();
+        try
+        {
+            return new NatBenchmark(options, children).Run();
+        }
+        catch (BenchException e)
+        {
+            Console.Error.WriteLine($"switchyard-bench nat: {e.Message}");
             return 1;
         }
     }

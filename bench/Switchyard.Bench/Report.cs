@@ -169,7 +169,8 @@ internal sealed class Report(
 
     private static string Cpu(double cpus) => double.IsNaN(cpus) ? "-" : cpus.ToString("F2", CultureInfo.InvariantCulture);
 
-    private static double Median(List<double> values)
+    /// <summary>The median of <paramref name="values"/> (sorted in place); NaN when empty.</summary>
+    internal static double Median(List<double> values)
     {
         if (values.Count == 0)
         {
@@ -181,7 +182,8 @@ internal sealed class Report(
         return values.Count % 2 == 1 ? values[mid] : (values[mid - 1] + values[mid]) / 2;
     }
 
-    private static string Spread(List<double> values, Func<double, string> format)
+    /// <summary>"median (min–max)"; sorts <paramref name="values"/> in place; "-" when empty.</summary>
+    internal static string Spread(List<double> values, Func<double, string> format)
     {
         if (values.Count == 0)
         {

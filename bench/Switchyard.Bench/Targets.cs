@@ -203,7 +203,38 @@ internal sealed class SwitchyardTarget(string bin, int? cpu, ChildProcesses chil
         daemon = null;
     }
 
-    /// <summary>Per-port frames and drops and the switch counters that are not zero, on one line.</summary>
+    /// <summary>Asks a running daemon for `show` over its control socket and summarizes the answer.</summary>
+    internal static string Show(string controlSocket)
+    {
+        try
+        {
+            using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            s.Connect(new UnixDomainSocketEndPoint(controlSocket));
+            s.ReceiveTimeout = 5000;
+            s.Send("{\"command\":\"show\"}\n"u8);
+            var answer = new MemoryStream();
+            var buffer = new byte[65536];
+            while (answer.Length == 0 || answer.GetBuffer()[(int)answer.Length - 1] != (byte)'\n')
+            {
+                int n = s.Receive(buffer);
+                if (n == 0)
+                {
+                    break;
+                }
+
+                answer.Write(buffer, 0, n);
+            }
+
+            return Summarize(Encoding.UTF8.GetString(answer.GetBuffer(), 0, (int)answer.Length));
+        }
+        catch (Exception e) when (e is SocketException or IOException or JsonException or InvalidOperationException or KeyNotFoundException)
+        {
+            return $"(show failed: {e.Message})";
+        }
+    }
+
+    /// <summary>Per-port frames and drops, the switch counters and the NAT gateway's drops and events
+    /// that are not zero, on one line.</summary>
     internal static string Summarize(string json)
     {
         using var doc = JsonDocument.Parse(json);
@@ -238,6 +269,23 @@ internal sealed class SwitchyardTarget(string bin, int? cpu, ChildProcesses chil
                 if (c.Value.GetInt64() != 0)
                 {
                     sb.Append(' ').Append(c.Name).Append('=').Append(c.Value.GetInt64());
+                }
+            }
+
+            // A network with a NAT gateway carries its nonzero drops and events (daemons from before the
+            // gateway have no such member, or null).
+            if (net.TryGetProperty("gateway", out JsonElement gateway) && gateway.ValueKind == JsonValueKind.Object)
+            {
+                foreach (string group in new[] { "drops", "events" })
+                {
+                    if (gateway.TryGetProperty(group, out JsonElement counters) && counters.ValueKind == JsonValueKind.Object)
+                    {
+                        sb.Append("; gateway ").Append(group).Append(':');
+                        foreach (JsonProperty c in counters.EnumerateObject())
+                        {
+                            sb.Append(' ').Append(c.Name).Append('=').Append(c.Value.GetInt64());
+                        }
+                    }
                 }
             }
         }

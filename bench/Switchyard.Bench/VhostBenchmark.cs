@@ -367,33 +367,8 @@ internal sealed partial class VhostBenchmark(VhostOptions options, ChildProcesse
         return new VhostRunRecord(tool, size, run, result with { QuietWait = waited }, counters);
     }
 
-    /// <summary>Waits (at most --quiet seconds) for half a second in which the whole machine was busy for
-    /// less than --max-others CPUs; nothing of this benchmark runs then, so that is other people's work.
-    /// Returns the seconds waited.</summary>
-    private double WaitForQuiet()
-    {
-        if (options.QuietSeconds <= 0)
-        {
-            return 0;
-        }
-
-        var clock = Stopwatch.StartNew();
-        double before = CpuTime.MachineBusySeconds();
-        while (clock.Elapsed.TotalSeconds < options.QuietSeconds)
-        {
-            TimeSpan start = clock.Elapsed;
-            Thread.Sleep(500);
-            double now = CpuTime.MachineBusySeconds();
-            if ((now - before) / (clock.Elapsed - start).TotalSeconds < options.MaxOthers)
-            {
-                break;
-            }
-
-            before = now;
-        }
-
-        return clock.Elapsed.TotalSeconds;
-    }
+    /// <summary>The quiet gate (--quiet, --max-others) before a try; returns the seconds waited.</summary>
+    private double WaitForQuiet() => CpuTime.WaitForQuiet(options.QuietSeconds, options.MaxOthers);
 
     /// <summary>Starts the generator: one testpmd, both lcores on the generator CPU, two virtio-user ports
     /// (A on socket <paramref name="a"/>, B on <paramref name="b"/>), io forwarding between them, frames of
