@@ -67,6 +67,9 @@ public sealed class GatewayContext
 
     public GatewayCounters Counters { get; } = new();
 
+    /// <summary>Asks for the gateway port's Flush at the end of this loop iteration (set by NatGateway).</summary>
+    public Action? RequestFlush { get; set; }
+
     /// <summary>Set by NatGateway once the link services exist.</summary>
     public INeighbours Neighbours { get; set; } = NoNeighbours.Instance;
 

@@ -36,7 +36,8 @@ public sealed class NatGateway : Port, IGuestLink
         Limiter = new FlowLimiter(options, Context.Counters);
         Link = new LinkServices(Context);
         Context.Neighbours = Link;
-        Tcp = new TcpNat(Context, Limiter);
+        Tcp = new TcpNat(Context, Limiter) { DeferAcks = true };
+        Context.RequestFlush = () => loop.RequestFlush(this);
         Udp = new UdpNat(Context, Limiter);
         Echo = new IcmpEcho(Context, Limiter);
     }
@@ -180,6 +181,9 @@ public sealed class NatGateway : Port, IGuestLink
         OffloadInfo offload = frame.Offload;
         Dispatch(data, (offload.Flags & (OffloadInfo.FlagNeedsChecksum | OffloadInfo.FlagDataValid)) != 0);
     }
+
+    /// <summary>End of a loop iteration: the ACKs this batch of guest segments earned.</summary>
+    public override void Flush() => Tcp.FlushAcks();
 
     void IGuestLink.Send(ReadOnlySpan<byte> frame, in OffloadInfo offload)
     {

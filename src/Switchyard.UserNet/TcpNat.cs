@@ -40,7 +40,13 @@ public sealed class TcpNat : IHostSocketOwner
     }
 
     /// <summary>Initial sequence numbers come from here (STYLE.md habit 13: tests seed it).</summary>
+    private readonly List<TcpFlow> ackQueue = [];
+
     internal Random Random { get; set; } = new();
+
+    /// <summary>When set (NatGateway sets it), flows owe their ACKs until <see cref="FlushAcks"/> at the
+    /// end of the loop iteration, so a batch of guest segments is acknowledged once.</summary>
+    internal bool DeferAcks { get; set; }
 
     internal ChunkPool Pool { get; } = new();
 
@@ -259,6 +265,7 @@ public sealed class TcpNat : IHostSocketOwner
         }
 
         listeners.Clear();
+        ackQueue.Clear();
         var all = new List<TcpFlow>(flows.Values);
         foreach (TcpFlow flow in all)
         {
@@ -267,6 +274,28 @@ public sealed class TcpNat : IHostSocketOwner
 
         flows.Clear();
         bySocket.Clear();
+    }
+
+    /// <summary>Queues <paramref name="flow"/>'s owed ACK for <see cref="FlushAcks"/>.</summary>
+    internal void QueueAck(TcpFlow flow)
+    {
+        if (!flow.AckQueued)
+        {
+            flow.AckQueued = true;
+            ackQueue.Add(flow);
+            context.RequestFlush?.Invoke();
+        }
+    }
+
+    /// <summary>Sends every ACK owed since the last call. On the loop, at the end of an iteration.</summary>
+    public void FlushAcks()
+    {
+        for (int i = 0; i < ackQueue.Count; i++)
+        {
+            ackQueue[i].SendDeferredAck();
+        }
+
+        ackQueue.Clear();
     }
 
     internal void Forget(IHostSocket socket) => bySocket.Remove(socket);

@@ -626,7 +626,16 @@ internal sealed class TcpFlow
         PumpToGuest();
         if (ackPending)
         {
-            SendAck();
+            // Behind the gateway, one ACK per batch of guest segments (sent at the end of the loop
+            // iteration) instead of one per segment: a tap guest sends 64 segments per wake-up.
+            if (nat.DeferAcks)
+            {
+                nat.QueueAck(this);
+            }
+            else
+            {
+                SendAck();
+            }
         }
 
         CheckDone();
@@ -1277,6 +1286,20 @@ internal sealed class TcpFlow
             nat.Forget(socket);
             socket.Dispose();
             socket = null;
+        }
+    }
+
+    /// <summary>Set while the flow waits in TcpNat's deferred-ACK queue.</summary>
+    internal bool AckQueued { get; set; }
+
+    /// <summary>Sends the ACK a batch of guest segments left owed (nothing if data or a window update
+    /// already carried it). On the loop, at the end of the iteration.</summary>
+    internal void SendDeferredAck()
+    {
+        AckQueued = false;
+        if (ackPending && State != TcpFlowState.Closed)
+        {
+            SendAck();
         }
     }
 
