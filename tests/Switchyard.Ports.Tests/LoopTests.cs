@@ -18,6 +18,24 @@ public sealed class LoopTests : IDisposable
     }
 
     [Fact]
+    public async Task Flush_PortStagesAgainAfterItsFlushInTheSamePass_IsFlushedAgainBeforeTheLoopSleeps()
+    {
+        // The gateway's deferred ACKs: B is flushed first, then A's flush makes B stage a frame. B must be
+        // flushed again in the same pass, or the frame waits for some unrelated wake-up.
+        var b = new FlushCountingPort("b", fixture.Loop, then: null);
+        var a = new FlushCountingPort("a", fixture.Loop, then: b);
+        await fixture.Loop.InvokeAsync(() =>
+        {
+            fixture.Loop.RequestFlush(b);
+            fixture.Loop.RequestFlush(a);
+            return true;
+        });
+        await Task.Delay(100);
+        Assert.Equal(1, a.Flushes);
+        Assert.Equal(2, b.Flushes);
+    }
+
+    [Fact]
     public async Task Timer_Armed_FiresOnceAfterItsDueTime()
     {
         int fired = 0;
@@ -115,5 +133,34 @@ public sealed class LoopTests : IDisposable
     private sealed class CallbackHandler(Action action) : IIoHandler
     {
         public void OnIo(IoEvents events) => action();
+    }
+
+    /// <summary>Counts its flushes; its first flush requests a flush of <c>then</c>.</summary>
+    private sealed class FlushCountingPort(string name, IEventLoop loop, Core.Ports.Port? then) : Core.Ports.Port(name)
+    {
+        public int Flushes { get; private set; }
+
+        public override string Kind => "test";
+
+        public override void Start()
+        {
+        }
+
+        public override void Transmit(in Core.Frames.EgressFrame frame)
+        {
+        }
+
+        public override void Flush()
+        {
+            Flushes++;
+            if (then is not null && Flushes == 1)
+            {
+                loop.RequestFlush(then);
+            }
+        }
+
+        public override void Stop()
+        {
+        }
     }
 }

@@ -192,11 +192,14 @@ public sealed partial class EpollLoop : IEventLoop, IDisposable
 
     private void FlushPorts()
     {
-        // A flush may close a port whose peer went away, which may in turn request other flushes:
-        // iterate by index and tolerate growth.
+        // A flush may close a port whose peer went away, or send frames that other ports stage (the
+        // gateway's deferred ACKs), which requests more flushes: iterate by index and tolerate growth.
+        // A port leaves the set before its Flush, so one that stages again after it was flushed in
+        // this pass is queued again and flushed at the end of the pass, not left until the next wake-up.
         for (int i = 0; i < flushList.Count; i++)
         {
             Port port = flushList[i];
+            flushSet.Remove(port);
             try
             {
                 port.Flush();
