@@ -44,8 +44,7 @@ public sealed partial class IcmpEcho : IHostSocketOwner
     private readonly FlowLimiter limiter;
     private readonly Dictionary<EchoKey, EchoFlow> flows = [];
     private readonly Dictionary<IHostSocket, EchoFlow> flowBySocket = new(ReferenceEqualityComparer.Instance);
-    private readonly LoopTimer sweep;
-    private long sweepDue = long.MaxValue;
+    private readonly DeadlineTimer sweep;
     private long lastWarning = long.MinValue;
 
     public IcmpEcho(GatewayContext context, FlowLimiter limiter)
@@ -53,7 +52,7 @@ public sealed partial class IcmpEcho : IHostSocketOwner
         ArgumentNullException.ThrowIfNull(context);
         this.context = context;
         this.limiter = limiter;
-        sweep = context.Loop.CreateTimer(OnSweep);
+        sweep = new DeadlineTimer(context.Loop, OnSweep, MinimumSweepDelay);
     }
 
     private long lastRefusal = long.MinValue;
@@ -186,7 +185,6 @@ public sealed partial class IcmpEcho : IHostSocketOwner
     public void Stop()
     {
         sweep.Cancel();
-        sweepDue = long.MaxValue;
         foreach (EchoFlow flow in flows.Values)
         {
             flow.Socket.Dispose();
@@ -245,7 +243,6 @@ public sealed partial class IcmpEcho : IHostSocketOwner
 
     private void OnSweep()
     {
-        sweepDue = long.MaxValue;
         long now = context.Clock.GetTimestamp();
         long timeout = ToTimestamp(IdleTimeout);
         long earliest = long.MaxValue;
@@ -270,19 +267,9 @@ public sealed partial class IcmpEcho : IHostSocketOwner
         }
     }
 
-    private void ArmSweep(long due)
-    {
-        if (due >= sweepDue)
-        {
-            return;
-        }
+    private void ArmSweep(long due) => sweep.ArmFor(due);
 
-        sweepDue = due;
-        TimeSpan delay = context.Clock.GetElapsedTime(context.Clock.GetTimestamp(), due);
-        sweep.Arm(delay < MinimumSweepDelay ? MinimumSweepDelay : delay);
-    }
-
-    private long ToTimestamp(TimeSpan span) => (long)(span.TotalSeconds * context.Clock.TimestampFrequency);
+    private long ToTimestamp(TimeSpan span) => sweep.Ticks(span);
 
     [LoggerMessage(EventId = 330, Level = LogLevel.Warning,
         Message = "ping from guests is not permitted: this user's group is outside net.ipv4.ping_group_range, so ICMP echo sockets are refused (EACCES). To allow it, run as root: {Command}")]

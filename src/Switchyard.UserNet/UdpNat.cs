@@ -42,8 +42,7 @@ public sealed class UdpNat : IHostSocketOwner
     private readonly Dictionary<UdpFlowKey, InboundFlow> inbound = [];
     private readonly Dictionary<IHostSocket, UdpForward> forwardBySocket = new(ReferenceEqualityComparer.Instance);
     private readonly List<UdpForward> forwards = [];
-    private readonly LoopTimer sweep;
-    private long sweepDue = long.MaxValue;
+    private readonly DeadlineTimer sweep;
 
     public UdpNat(GatewayContext context, FlowLimiter limiter)
         : this(context, limiter, new Random())
@@ -56,7 +55,7 @@ public sealed class UdpNat : IHostSocketOwner
         this.context = context;
         this.limiter = limiter;
         dns = new DnsForwarder(context, random);
-        sweep = context.Loop.CreateTimer(OnSweep);
+        sweep = new DeadlineTimer(context.Loop, OnSweep, MinimumSweepDelay);
     }
 
     /// <summary>Outbound flows open now.</summary>
@@ -207,7 +206,6 @@ public sealed class UdpNat : IHostSocketOwner
     public void Stop()
     {
         sweep.Cancel();
-        sweepDue = long.MaxValue;
         foreach (UdpFlow flow in flows.Values)
         {
             flow.Socket.Dispose();
@@ -381,12 +379,11 @@ public sealed class UdpNat : IHostSocketOwner
         flow.Forward.Clients.Remove((flow.Client, flow.ClientPort));
     }
 
-    private long IdleTimeout => (long)(context.Options.UdpIdleTimeout.TotalSeconds * context.Clock.TimestampFrequency);
+    private long IdleTimeout => sweep.Ticks(context.Options.UdpIdleTimeout);
 
     /// <summary>The one sweep: closes idle flows and re-arms for the earliest deadline still ahead.</summary>
     private void OnSweep()
     {
-        sweepDue = long.MaxValue;
         long now = context.Clock.GetTimestamp();
         long timeout = IdleTimeout;
         long earliest = long.MaxValue;
@@ -427,15 +424,5 @@ public sealed class UdpNat : IHostSocketOwner
         }
     }
 
-    private void ArmSweep(long due)
-    {
-        if (due >= sweepDue)
-        {
-            return;
-        }
-
-        sweepDue = due;
-        TimeSpan delay = context.Clock.GetElapsedTime(context.Clock.GetTimestamp(), due);
-        sweep.Arm(delay < MinimumSweepDelay ? MinimumSweepDelay : delay);
-    }
+    private void ArmSweep(long due) => sweep.ArmFor(due);
 }

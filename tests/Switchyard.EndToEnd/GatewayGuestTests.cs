@@ -1,6 +1,7 @@
 // Real QEMU guests behind the NAT gateway of the default network: DHCP, SLAAC, DNS through the
 // forwarder to a test server on host loopback, a byte-identical HTTP download from host loopback via
-// 10.0.2.2 (IPv4) and fd00::2 (IPv6), iperf3 to the host both ways, ping of the gateway; then host
+// 10.0.2.2 (IPv4) and fd00::2 (IPv6), iperf3 to the host both ways, pings of the host's loopback
+// (10.0.2.2, fd00::2, through ping sockets) and of the gateway itself (10.0.2.3); then host
 // forwards into a guest (IPv4 and IPv6 on the host side, one added and removed at run time) while
 // restrict=on keeps that guest from connecting out.
 using System.Globalization;
@@ -42,14 +43,20 @@ public sealed class GatewayGuestTests(ITestOutputHelper output)
             wget -q -O /tmp/v6 http://[fd00::2]:{{http.Port}}/file && echo "WGET6-MD5 $(md5sum /tmp/v6)"
             rm -f /tmp/v6
 
-            """ + Ping("10.0.2.2", 3) + "ping6 -c 3 -W 2 fd00::2; echo \"PING6-RC $?\"\n"
+            """ + Ping("10.0.2.2", 3) + "ping6 -c 3 -W 2 fd00::2; echo \"PING6-RC $?\"\n" + WaitForPing("10.0.2.3", attempts: 5)
             + IperfClient("10.0.2.2", seconds: 3, port: iperfPort) + IperfClient("10.0.2.2", seconds: 3, extraArgs: "-R", port: iperfPort);
 
         await using QemuGuest guest = QemuGuest.Start(Guest("nat", Socket(sy), 1, script, output.WriteLine));
         GuestResult done = await guest.RunToCompletionAsync(GuestTimeout);
         output.WriteLine((await sy.CliAsync("leases")).Output);
-        output.WriteLine((await sy.CliAsync("show", "--json")).Output);
+        JsonElement show = await sy.ShowAsync();
+        output.WriteLine(show.ToString());
         Assert.True(done.Succeeded, guest.Describe($"guest failed rc={done.ExitCode}"));
+
+        // Pings of 10.0.2.2 and fd00::2 went to the host's loopback through ping sockets; 10.0.2.3 is the gateway itself.
+        JsonElement events = show.GetProperty("networks")[0].GetProperty("gateway").GetProperty("events");
+        Assert.True(events.GetProperty("pings_forwarded").GetInt64() >= 6, events.ToString());
+        Assert.True(events.GetProperty("echo_replies_from_gateway").GetInt64() >= 1, events.ToString());
 
         Assert.Contains("DHCP-BOUND eth0 10.0.2.15/24 router=10.0.2.2 dns=10.0.2.3", done.Console, StringComparison.Ordinal);
         Assert.Contains("SLAAC fd00::", done.Console, StringComparison.Ordinal);
@@ -60,6 +67,7 @@ public sealed class GatewayGuestTests(ITestOutputHelper output)
         (int sent, int received) = PingSummary(done.Console) ?? (0, 0);
         Assert.True(sent == 3 && received == 3, guest.Describe("ping 10.0.2.2"));
         Assert.Contains("PING6-RC 0", done.Console, StringComparison.Ordinal);
+        Assert.Contains("PING-OK 10.0.2.3", done.Console, StringComparison.Ordinal);
 
         List<(double Sender, double Receiver)> iperfRuns = IperfResults(done.Console);
         Assert.Equal(2, iperfRuns.Count);

@@ -39,10 +39,9 @@ internal sealed class DnsForwarder : IHostSocketOwner
     private readonly Dictionary<DnsUpstream, Upstream> upstreams = [];
     private readonly Dictionary<IHostSocket, Upstream> upstreamBySocket = new(ReferenceEqualityComparer.Instance);
     private readonly byte[] receiveBuffer = new byte[65536];
-    private readonly LoopTimer timer;
+    private readonly DeadlineTimer timer;
     private IReadOnlyList<DnsUpstream>? lastUpstreams;
     private int freeCount;
-    private long timerDue = long.MaxValue;
 
     public DnsForwarder(GatewayContext context, Random random)
     {
@@ -55,7 +54,7 @@ internal sealed class DnsForwarder : IHostSocketOwner
         }
 
         freeCount = MaxPending;
-        timer = context.Loop.CreateTimer(OnTimer);
+        timer = new DeadlineTimer(context.Loop, OnTimer, MinimumTimerDelay);
     }
 
     /// <summary>Queries waiting for an upstream reply.</summary>
@@ -152,7 +151,6 @@ internal sealed class DnsForwarder : IHostSocketOwner
     public void Stop()
     {
         timer.Cancel();
-        timerDue = long.MaxValue;
         foreach (Upstream upstream in upstreams.Values)
         {
             upstream.Socket.Dispose();
@@ -218,7 +216,6 @@ internal sealed class DnsForwarder : IHostSocketOwner
 
     private void OnTimer()
     {
-        timerDue = long.MaxValue;
         long now = context.Clock.GetTimestamp();
         long timeout = ToTimestamp(QueryTimeout);
         long earliest = long.MaxValue;
@@ -364,19 +361,9 @@ internal sealed class DnsForwarder : IHostSocketOwner
         }
     }
 
-    private void ArmTimer(long due)
-    {
-        if (due >= timerDue)
-        {
-            return;
-        }
+    private void ArmTimer(long due) => timer.ArmFor(due);
 
-        timerDue = due;
-        TimeSpan delay = context.Clock.GetElapsedTime(context.Clock.GetTimestamp(), due);
-        timer.Arm(delay < MinimumTimerDelay ? MinimumTimerDelay : delay);
-    }
-
-    private long ToTimestamp(TimeSpan span) => (long)(span.TotalSeconds * context.Clock.TimestampFrequency);
+    private long ToTimestamp(TimeSpan span) => timer.Ticks(span);
 
     private sealed class Upstream(DnsUpstream endpoint, IHostDatagramSocket socket)
     {
