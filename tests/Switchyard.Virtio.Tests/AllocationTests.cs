@@ -32,11 +32,18 @@ public class AllocationTests
         }
 
         Run(driver, queue, chain, 1000); // warm up: JIT, tiering
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        int popped = Run(driver, queue, chain, 10_000);
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
 
-        Assert.Equal(10_000, popped);
+        // A tier-up or on-stack replacement landing inside a measurement allocates a little once; an
+        // allocation per chain would show in every attempt, so the best of three must be zero.
+        long allocated = long.MaxValue;
+        for (int attempt = 0; attempt < 3 && allocated != 0; attempt++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            int popped = Run(driver, queue, chain, 10_000);
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+            Assert.Equal(10_000, popped);
+        }
+
         Assert.Equal(0, allocated);
     }
 
@@ -94,11 +101,15 @@ public class AllocationTests
         }
 
         Forward(txDriver, tx, rxDriver, rxQueue, rx, chain, scratch, 500);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        int delivered = Forward(txDriver, tx, rxDriver, rxQueue, rx, chain, scratch, 10_000);
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long allocated = long.MaxValue;
+        for (int attempt = 0; attempt < 3 && allocated != 0; attempt++)
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            int delivered = Forward(txDriver, tx, rxDriver, rxQueue, rx, chain, scratch, 10_000);
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
+            Assert.Equal(10_000, delivered);
+        }
 
-        Assert.Equal(10_000, delivered);
         Assert.Equal(0, allocated);
     }
 
