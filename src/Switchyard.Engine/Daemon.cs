@@ -191,6 +191,7 @@ public sealed partial class Daemon : IAsyncDisposable
                 ["software_checksums"] = c.SoftwareChecksums,
                 ["software_segmented_frames"] = c.SoftwareSegmentedFrames,
                 ["software_segments"] = c.SoftwareSegments,
+                ["gso_frames_passed"] = c.GsoFramesPassed,
                 ["ports_closed_by_peer"] = n.PortsClosedByPeer,
             };
             GatewayInfo? gateway = n.Gateway is { } g ? DescribeGateway(g) : null;

@@ -112,6 +112,24 @@ internal static unsafe partial class LibC
     public const uint TUNSETIFF = 0x400454CA;
     public const short IFF_TAP = 0x0002;
     public const short IFF_NO_PI = 0x1000;
+    public const short IFF_MULTI_QUEUE = 0x0100;
+    public const short IFF_VNET_HDR = 0x4000;
+
+    /// <summary>_IOW('T', 208, unsigned int): the offloads the reader of a tap accepts (arg by value).</summary>
+    public const uint TUNSETOFFLOAD = 0x400454D0;
+
+    /// <summary>_IOR('T', 215, int).</summary>
+    public const uint TUNGETVNETHDRSZ = 0x800454D7;
+
+    /// <summary>_IOW('T', 216, int): size of the virtio-net header before every frame (arg is an int*).</summary>
+    public const uint TUNSETVNETHDRSZ = 0x400454D8;
+    public const uint TUN_F_CSUM = 0x01;
+    public const uint TUN_F_TSO4 = 0x02;
+    public const uint TUN_F_TSO6 = 0x04;
+    public const uint TUN_F_TSO_ECN = 0x08;
+    public const uint TUN_F_UFO = 0x10;
+    public const uint TUN_F_USO4 = 0x20;
+    public const uint TUN_F_USO6 = 0x40;
     public const int IFNAMSIZ = 16;
 
     public const int PROT_READ = 0x1;
@@ -161,6 +179,9 @@ internal static unsafe partial class LibC
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial nint write(int fd, void* buf, nuint count);
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint writev(int fd, iovec* iov, int iovcnt);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial nint send(int sockfd, void* buf, nuint len, int flags);

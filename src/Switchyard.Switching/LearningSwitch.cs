@@ -324,7 +324,8 @@ public sealed class LearningSwitch : IFrameSink
         bool checksumOk = !offload.NeedsChecksum || (have & PortOffloads.PartialChecksum) != 0;
         int gso = offload.GsoType & ~OffloadInfo.GsoEcn;
         bool gsoOk = !offload.IsGso
-            || ((gso is OffloadInfo.GsoTcpV4 or OffloadInfo.GsoTcpV6) && (have & PortOffloads.TcpSegmentation) != 0);
+            || ((gso is OffloadInfo.GsoTcpV4 or OffloadInfo.GsoTcpV6) && (have & PortOffloads.TcpSegmentation) != 0)
+            || (gso == OffloadInfo.GsoUdpL4 && (have & PortOffloads.UdpSegmentation) != 0);
         return checksumOk && gsoOk;
     }
 
@@ -396,6 +397,11 @@ public sealed class LearningSwitch : IFrameSink
         Port port = egress.Port;
         if (CanCarry(port.Offloads, frame.Offload))
         {
+            if (frame.Offload.IsGso)
+            {
+                Counters.gsoFramesPassed++;
+            }
+
             var egressFrame = new EgressFrame(data, rewrite, tagControl, frame.Offload);
             port.Transmit(in egressFrame);
         }

@@ -20,6 +20,7 @@ public sealed class SwitchCounters
     internal long fdbEntries;
     internal long softwareChecksums;
     internal long softwareSegmentedFrames;
+    internal long gsoFramesPassed;
     internal long softwareSegments;
 
     /// <summary>Frames sent to every other member of their VLAN (group destination, unknown unicast, hub mode).</summary>
@@ -56,6 +57,10 @@ public sealed class SwitchCounters
     /// <summary>GSO super frames the switch segmented for egress ports that cannot take them
     /// (software_segmented_frames). Counted once per egress port: a flood segments again for each one.</summary>
     public long SoftwareSegmentedFrames => Volatile.Read(ref softwareSegmentedFrames);
+
+    /// <summary>GSO super frames handed whole, with their GSO metadata, to egress ports that take them
+    /// (gso_frames_passed): the software_segmented_frames that were not needed. Counted once per egress port.</summary>
+    public long GsoFramesPassed => Volatile.Read(ref gsoFramesPassed);
 
     /// <summary>Segments produced by software segmentation and handed to ports (software_segments).</summary>
     public long SoftwareSegments => Volatile.Read(ref softwareSegments);

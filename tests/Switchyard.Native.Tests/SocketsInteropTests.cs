@@ -56,6 +56,21 @@ public class SocketsInteropTests
     }
 
     [Fact]
+    public void TunOffloadIoctls_MatchIfTunH()
+    {
+        // linux/if_tun.h: TUNSETOFFLOAD _IOW('T', 208, unsigned int), TUNGETVNETHDRSZ _IOR('T', 215, int),
+        // TUNSETVNETHDRSZ _IOW('T', 216, int); _IOR sets bit 31 instead of bit 30.
+        Assert.Equal((1u << 30) | (4u << 16) | ((uint)'T' << 8) | 208u, LibC.TUNSETOFFLOAD);
+        Assert.Equal((2u << 30) | (4u << 16) | ((uint)'T' << 8) | 215u, LibC.TUNGETVNETHDRSZ);
+        Assert.Equal((1u << 30) | (4u << 16) | ((uint)'T' << 8) | 216u, LibC.TUNSETVNETHDRSZ);
+        Assert.Equal(0x0100, LibC.IFF_MULTI_QUEUE);
+        Assert.Equal(0x4000, LibC.IFF_VNET_HDR);
+        Assert.Equal(
+            [0x01u, 0x02u, 0x04u, 0x08u, 0x10u, 0x20u, 0x40u],
+            new[] { LibC.TUN_F_CSUM, LibC.TUN_F_TSO4, LibC.TUN_F_TSO6, LibC.TUN_F_TSO_ECN, LibC.TUN_F_UFO, LibC.TUN_F_USO4, LibC.TUN_F_USO6 });
+    }
+
+    [Fact]
     public void ConnectAcceptSendReceive_Loopback4_PeerAddressIsV4Mapped()
     {
         int listener = Sockets.Open(InetSocketKind.Tcp, v6: false, out int errno);

@@ -267,7 +267,8 @@ public sealed class PropertyTests : SwitchTestBase
         }
 
         return !offload.IsGso
-            || (offload.GsoType is OffloadInfo.GsoTcpV4 or OffloadInfo.GsoTcpV6 && have.HasFlag(PortOffloads.TcpSegmentation));
+            || (offload.GsoType is OffloadInfo.GsoTcpV4 or OffloadInfo.GsoTcpV6 && have.HasFlag(PortOffloads.TcpSegmentation))
+            || (offload.GsoType == OffloadInfo.GsoUdpL4 && have.HasFlag(PortOffloads.UdpSegmentation));
     }
 
     private static TestPort AddRandomPort(LearningSwitch sw, Random random, ref int next)
@@ -291,7 +292,7 @@ public sealed class PropertyTests : SwitchTestBase
             membership = new TrunkVlans(allowed, random.Next(3) == 0 ? null : (ushort)random.Next(1, 5));
         }
 
-        var offloads = (PortOffloads)random.Next(4);
+        var offloads = (PortOffloads)random.Next(8);
         return AddPort(sw, $"p{next++}", membership, offloads);
     }
 

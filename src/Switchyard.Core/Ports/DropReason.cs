@@ -55,6 +55,10 @@ public enum DropReason
 
     /// <summary>No buffer was free in the frame pool.</summary>
     NoBuffer,
+
+    /// <summary>A tap's virtio-net header (IFF_VNET_HDR) broke a virtio rule: offloads the tap was not offered,
+    /// a checksum or header length outside the frame, GSO without a partial checksum or a gso_size of 0.</summary>
+    RxBadVnetHeader,
 }
 
 /// <summary>Stable snake_case names of <see cref="DropReason"/> values.</summary>
@@ -67,7 +71,7 @@ public static class DropReasons
         "rx_runt", "rx_zero_length", "rx_oversized", "rx_truncated", "rx_source_multicast",
         "rx_vlan_not_allowed", "rx_untagged_on_trunk", "rx_bad_descriptor", "rx_no_switch",
         "tx_queue_full", "tx_error", "tx_link_down", "tx_too_big", "tx_offload_unsupported", "tx_offload_malformed",
-        "no_buffer",
+        "no_buffer", "rx_bad_vnet_header",
     ];
 
     public static string Name(DropReason reason) => Names[(int)reason];

@@ -22,6 +22,9 @@ public enum PortOffloads
 
     /// <summary>TCP segmentation offload super-frames (GSO TCPv4/TCPv6).</summary>
     TcpSegmentation = 2,
+
+    /// <summary>UDP segmentation offload super-frames (GSO UDP_L4, one datagram per gso_size).</summary>
+    UdpSegmentation = 4,
 }
 
 /// <summary>Where a port delivers what it receives, and whom it tells when it goes away.</summary>

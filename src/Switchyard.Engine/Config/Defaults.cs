@@ -73,6 +73,12 @@ public static class Defaults
     /// <summary>tap: offloads travel with frames to and from the kernel (IFF_VNET_HDR) unless vnet_hdr=off.</summary>
     public const bool TapVnetHeader = true;
 
+    /// <summary>tap: one queue unless queues=N asks for a multiqueue interface.</summary>
+    public const int TapQueues = 1;
+
+    /// <summary>tap: most queues a tap port opens.</summary>
+    public const int MaxTapQueues = 16;
+
     /// <summary>tap: longest interface name (IFNAMSIZ 16 less the terminating NUL).</summary>
     public const int MaxIfNameLength = 15;
 

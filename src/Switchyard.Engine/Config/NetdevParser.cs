@@ -39,7 +39,7 @@ internal static class NetdevParser
 
     private static readonly string[] VhostUserKeys = ["id", "path", "server", "queues"];
 
-    private static readonly string[] TapKeys = ["id", "ifname", "vnet_hdr"];
+    private static readonly string[] TapKeys = ["id", "ifname", "queues", "vnet_hdr"];
 
     // QEMU options Switchyard knows but does not take, with what to do instead.
     private static readonly Dictionary<string, string> Unsupported = BuildUnsupported();
@@ -57,7 +57,6 @@ internal static class NetdevParser
         ["vhostfd"] = "vhost-net is QEMU's in-kernel path; remove it",
         ["vhostfds"] = "vhost-net is QEMU's in-kernel path; remove it",
         ["sndbuf"] = "not used by Switchyard; remove it",
-        ["queues"] = "a tap port has one queue; remove it",
         ["poll-us"] = "not used by Switchyard; remove it",
     };
 
@@ -330,6 +329,12 @@ internal static class NetdevParser
     {
         string? ifName = r.Get("ifname");
         bool vnetHeader = r.GetBool("vnet_hdr") ?? Defaults.TapVnetHeader;
+        int queues = r.GetInt("queues") ?? Defaults.TapQueues;
+        if (TapSpec.CheckQueues(queues) is { } queuesProblem)
+        {
+            r.Error($"bad value for 'queues' in tap spec: {queuesProblem}");
+        }
+
         if (ifName is null)
         {
             r.Error("missing option 'ifname' in tap spec (give ifname=NAME, an existing tap interface, e.g. created with 'ip tuntap add dev NAME mode tap user $USER')");
@@ -339,7 +344,7 @@ internal static class NetdevParser
             r.Error($"bad value for 'ifname' in tap spec: {problem}");
         }
 
-        return r.Failed || ifName is null ? null : new TapSpec(ifName, vnetHeader);
+        return r.Failed || ifName is null ? null : new TapSpec(ifName, vnetHeader, queues);
     }
 
     private enum AddressRole

@@ -325,14 +325,15 @@ public sealed record VhostUserSpec : NetdevSpec
     }
 }
 
-/// <summary>A tap interface on the host: QEMU's <c>-netdev tap,ifname=NAME</c>. Switchyard opens
+/// <summary>A tap interface on the host: QEMU's <c>-netdev tap,ifname=NAME[,queues=N][,vnet_hdr=on|off]</c>. Switchyard opens
 /// /dev/net/tun and attaches to the named interface (create it beforehand, e.g.
 /// <c>ip tuntap add dev NAME mode tap user $USER</c>, or run with CAP_NET_ADMIN).</summary>
 public sealed record TapSpec : NetdevSpec
 {
     /// <summary>Throws <see cref="ConfigException"/> if <paramref name="ifName"/> is not a valid Linux
-    /// interface name (see <see cref="Check"/>).</summary>
-    public TapSpec(string ifName, bool vnetHeader = Defaults.TapVnetHeader)
+    /// interface name (see <see cref="CheckIfName"/>) or <paramref name="queues"/> is outside
+    /// 1..<see cref="Defaults.MaxTapQueues"/>.</summary>
+    public TapSpec(string ifName, bool vnetHeader = Defaults.TapVnetHeader, int queues = Defaults.TapQueues)
     {
         ArgumentNullException.ThrowIfNull(ifName);
         if (CheckIfName(ifName) is { } problem)
@@ -340,8 +341,14 @@ public sealed record TapSpec : NetdevSpec
             throw new ConfigException(problem);
         }
 
+        if (CheckQueues(queues) is { } queuesProblem)
+        {
+            throw new ConfigException(queuesProblem);
+        }
+
         IfName = ifName;
         VnetHeader = vnetHeader;
+        Queues = queues;
     }
 
     /// <summary>The interface name (1 to 15 characters).</summary>
@@ -350,6 +357,10 @@ public sealed record TapSpec : NetdevSpec
     /// <summary>True: frames carry a virtio-net header to and from the kernel (IFF_VNET_HDR), so
     /// checksum and segmentation offloads pass through. QEMU's <c>vnet_hdr</c>.</summary>
     public bool VnetHeader { get; }
+
+    /// <summary>Queues (descriptors) opened on the interface, IFF_MULTI_QUEUE when more than one; all on the
+    /// network's one loop, and a flow's frames always go out on the same one. QEMU's <c>queues</c>.</summary>
+    public int Queues { get; }
 
     public override string Kind => "tap";
 
@@ -390,9 +401,19 @@ public sealed record TapSpec : NetdevSpec
         return null;
     }
 
+    /// <summary>Null if <paramref name="queues"/> is a queue count a tap port takes, else the problem.</summary>
+    internal static string? CheckQueues(int queues) => queues is < 1 or > Defaults.MaxTapQueues
+        ? $"queues={queues} is out of range (a tap port opens 1..{Defaults.MaxTapQueues} queues)"
+        : null;
+
     private protected override void Write(SpecWriter writer)
     {
         writer.Add("ifname", IfName);
+        if (Queues != Defaults.TapQueues)
+        {
+            writer.Add("queues", Queues);
+        }
+
         writer.Add("vnet_hdr", VnetHeader);
     }
 }

@@ -239,7 +239,7 @@ public sealed partial class Network
 
     private SinglePortAttachment OpenTap(PortConfig port, TapSpec spec, VlanMembership membership)
     {
-        TapPort tap = TapPort.Open(port.Name, spec.IfName, loop, logger);
+        TapPort tap = TapPort.Open(port.Name, spec.IfName, loop, logger, spec.VnetHeader, spec.Queues);
         Switch.AddPort(tap, membership);
         tap.Start();
         return new SinglePortAttachment(port, tap);

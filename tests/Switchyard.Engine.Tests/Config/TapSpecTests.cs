@@ -1,4 +1,4 @@
-// The tap netdev spec: QEMU's `tap,ifname=NAME[,vnet_hdr=on|off]`, the interface-name rules, and
+// The tap netdev spec: QEMU's `tap,ifname=NAME[,queues=N][,vnet_hdr=on|off]`, the interface-name rules, and
 // the topology rule that one tap interface backs one port.
 using Switchyard.Engine.Config;
 
@@ -25,12 +25,41 @@ public sealed class TapSpecTests
     [Theory]
     [InlineData("tap,ifname=tap0,vnet_hdr=on")]
     [InlineData("tap,ifname=t_1,vnet_hdr=off")]
+    [InlineData("tap,ifname=tap0,queues=4,vnet_hdr=on")]
     public void ToString_ParsesBackToEqualSpec(string text)
     {
         NetdevSpec spec = NetdevSpec.Parse(text);
 
         Assert.Equal(text, spec.ToString());
         Assert.Equal(spec, NetdevSpec.Parse(spec.ToString()));
+    }
+
+    [Fact]
+    public void Queues_Omitted_One()
+    {
+        Assert.Equal(1, Assert.IsType<TapSpec>(NetdevSpec.Parse("tap,ifname=tap0")).Queues);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(16)]
+    public void Queues_OneToSixteen_Accepted(int queues)
+    {
+        Assert.Equal(queues, Assert.IsType<TapSpec>(NetdevSpec.Parse($"tap,ifname=tap0,queues={queues}")).Queues);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("17")]
+    public void Queues_OutOfRange_Rejected(string queues)
+    {
+        Assert.Contains("out of range (a tap port opens 1..16 queues)", Assert.Single(Errors($"tap,ifname=tap0,queues={queues}")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Queues_OutOfRange_ConstructorThrows()
+    {
+        Assert.Throws<ConfigException>(() => new TapSpec("tap0", queues: 17));
     }
 
     [Fact]
