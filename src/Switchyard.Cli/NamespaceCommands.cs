@@ -70,7 +70,7 @@ internal static partial class Program
             string spec = ns is not null
                 ? $"netns,name={ns.Replace(",", ",,", StringComparison.Ordinal)},ifname={r.GetValue(ifname)}"
                 : string.Create(CultureInfo.InvariantCulture, $"netns,pid={p},ifname={r.GetValue(ifname)}");
-            string portName = r.GetValue(name) ?? ns ?? string.Create(CultureInfo.InvariantCulture, $"pid-{p}");
+            string portName = r.GetValue(name) ?? ns?.ToLowerInvariant() ?? string.Create(CultureInfo.InvariantCulture, $"pid-{p}");
             return ClientAsync(r, RunDir(r), new ControlRequest("port-add", r.GetValue(network), portName, spec), json: false, Tables.Message, ct);
         });
         return command;
