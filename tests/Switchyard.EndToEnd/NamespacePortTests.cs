@@ -170,6 +170,24 @@ public sealed class NamespacePortTests(ITestOutputHelper output)
         Assert.DoesNotContain("sy-exec-", namespaces, StringComparison.Ordinal);
         Assert.DoesNotContain(SwitchyardProcess.Ports(await sy.ShowAsync()), p => p.GetProperty("name").GetString()!.StartsWith("sy-exec-", StringComparison.Ordinal));
 
+        // SIGTERM to exec: the command is killed, and the port and namespace still go away.
+        Task<(int Code, byte[] Stdout, string Stderr)> sleeping = RunBinaryAsync(sy, "exec", "--", "sleep", "60");
+        string? execNs = null;
+        for (int i = 0; i < 200 && execNs is null; i++)
+        {
+            await Task.Delay(100);
+            execNs = TestNamespace.Run("ip", ["netns", "list"]).Output.Split('\n').Select(l => l.Split(' ')[0]).FirstOrDefault(n => n.StartsWith("sy-exec-", StringComparison.Ordinal));
+        }
+
+        Assert.NotNull(execNs);
+        await Task.Delay(2000); // past the DHCP step, into the command
+        Assert.Equal(0, TestNamespace.Run("kill", ["-TERM", execNs["sy-exec-".Length..]]).ExitCode);
+        (code, _, stderr) = await sleeping;
+        output.WriteLine($"exec after SIGTERM: {code} {stderr}");
+        Assert.NotEqual(0, code);
+        Assert.DoesNotContain(execNs, TestNamespace.Run("ip", ["netns", "list"]).Output, StringComparison.Ordinal);
+        Assert.DoesNotContain(SwitchyardProcess.Ports(await sy.ShowAsync()), p => p.GetProperty("name").GetString() == execNs);
+
         (code, _, stderr) = await RunBinaryAsync(sy, "exec", "busybox", "true");
         Assert.Equal(2, code);
         Assert.Contains("'--'", stderr, StringComparison.Ordinal);
