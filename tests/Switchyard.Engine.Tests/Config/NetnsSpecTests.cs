@@ -148,3 +148,23 @@ public sealed class NetnsSpecTests
         }
     }
 }
+
+public sealed class NetnsTopologyTests
+{
+    [Fact]
+    public void SameNamespaceAndIfName_Twice_Reported()
+    {
+        IReadOnlyList<string> errors = TopologyConfig.Validate([
+            new NetworkConfig("a", [new PortConfig("p1", new NetnsSpec("blue", null))]),
+            new NetworkConfig("b", [new PortConfig("p2", new NetnsSpec("blue", null))]),
+        ]);
+        Assert.Contains("networks[1].ports[0].netdev: interface 'eth0' in netns blue is already used by networks[0].ports[0]", Assert.Single(errors), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SameNamespace_OtherIfName_Accepted() =>
+        Assert.Empty(TopologyConfig.Validate([new NetworkConfig("a", [
+            new PortConfig("p1", new NetnsSpec("blue", null)),
+            new PortConfig("p2", new NetnsSpec("blue", null, "eth1")),
+        ])]));
+}
