@@ -14,7 +14,7 @@ using Switchyard.UserNet;
 
 namespace Switchyard.Cli;
 
-internal static class Program
+internal static partial class Program
 {
     private static readonly Option<string?> RunDirOption = new("--run-dir")
     {
@@ -46,6 +46,9 @@ internal static class Program
             LeasesCommand(),
             FlowsCommand(),
             ForwardCommand(),
+            AttachCommand(),
+            ExecCommand(),
+            TapsCommand(),
         };
         root.SetAction(r =>
         {

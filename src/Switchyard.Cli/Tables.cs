@@ -79,6 +79,32 @@ internal static class Tables
         return Render(rows, forwards.Count == 0 ? "(no forwards; add one with 'switchyard forward add tcp:127.0.0.1:2222-:22')" : null);
     }
 
+    public static string Taps(IReadOnlyList<Switchyard.Engine.Host.TapRow> taps, bool privileged)
+    {
+        var rows = new List<string[]> { new[] { "INTERFACE", "MODE", "NAMESPACE", "PID", "PROCESS", "FD", "ROLE" } };
+        foreach (Switchyard.Engine.Host.TapRow t in taps)
+        {
+            string ns = t.InThisNamespace ? "this" : "other";
+            if (t.Holders.Count == 0)
+            {
+                rows.Add([t.Interface, t.Mode, ns, "-", "(not held open)", "-", "-"]);
+            }
+
+            foreach (Switchyard.Engine.Host.TapHolder h in t.Holders)
+            {
+                rows.Add([t.Interface, t.Mode, ns, h.Pid.ToString(CultureInfo.InvariantCulture), h.Process, h.Fd.ToString(CultureInfo.InvariantCulture), h.Role]);
+            }
+        }
+
+        string? note = taps.Count == 0 ? "(no tap or tun devices)" : null;
+        if (!privileged)
+        {
+            note = (note is null ? string.Empty : note + "\n") + "(not root: other users' processes are not shown as holders)";
+        }
+
+        return Render(rows, note);
+    }
+
     private static string Render(List<string[]> rows, string? note)
     {
         var sb = new StringBuilder();

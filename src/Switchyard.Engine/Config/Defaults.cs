@@ -82,6 +82,12 @@ public static class Defaults
     /// <summary>tap: longest interface name (IFNAMSIZ 16 less the terminating NUL).</summary>
     public const int MaxIfNameLength = 15;
 
+    /// <summary>netns: the interface a namespace port creates inside the namespace unless ifname= says otherwise.</summary>
+    public const string NetnsIfName = "eth0";
+
+    /// <summary>netns: longest namespace name accepted (names are files under /run/netns).</summary>
+    public const int MaxNetnsNameLength = 64;
+
     // ---- NAT gateway (the values of its options are in GatewayOptions.Default; these are the rules) ----
 
     /// <summary>A network in a topology file has a gateway only when it says `gateway:`; the built-in

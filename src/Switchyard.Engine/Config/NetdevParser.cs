@@ -16,7 +16,7 @@ internal static class NetdevParser
 {
     private const string Example = "e.g. 'stream,addr.type=unix,addr.path=PATH,server=on'";
 
-    private static readonly string[] SupportedTypes = ["stream", "dgram", "socket", "vhost-user", "tap"];
+    private static readonly string[] SupportedTypes = ["stream", "dgram", "socket", "vhost-user", "tap", "netns"];
 
     // QEMU netdev types that are not Switchyard port types (qapi/net.json NetClientDriver).
     private static readonly string[] OtherQemuTypes =
@@ -40,6 +40,8 @@ internal static class NetdevParser
     private static readonly string[] VhostUserKeys = ["id", "path", "server", "queues"];
 
     private static readonly string[] TapKeys = ["id", "ifname", "queues", "vnet_hdr"];
+
+    private static readonly string[] NetnsKeys = ["id", "name", "pid", "ifname"];
 
     // QEMU options Switchyard knows but does not take, with what to do instead.
     private static readonly Dictionary<string, string> Unsupported = BuildUnsupported();
@@ -83,7 +85,7 @@ internal static class NetdevParser
         }
         else
         {
-            errors.Add($"a netdev spec starts with its type (stream, dgram, socket, vhost-user or tap), not with {ConfigText.Quote(firstKey + "=" + firstValue)} ({Example})");
+            errors.Add($"a netdev spec starts with its type (stream, dgram, socket, vhost-user, tap or netns), not with {ConfigText.Quote(firstKey + "=" + firstValue)} ({Example})");
             return null;
         }
 
@@ -100,6 +102,8 @@ internal static class NetdevParser
                 return ParseVhostUser(new SpecReader("vhost-user", rest, VhostUserKeys, errors));
             case "tap":
                 return ParseTap(new SpecReader("tap", rest, TapKeys, errors));
+            case "netns":
+                return ParseNetns(new SpecReader("netns", rest, NetnsKeys, errors));
             case GatewaySpec.Kind:
                 errors.Add("netdev type 'user' is not a port: the NAT gateway belongs to a network; give the network `gateway: \"user,...\"` (or `gateway: true`) in the topology, or `switchyard up --gateway 'user,...'` (docs/gateway.md)");
                 return null;
@@ -107,12 +111,12 @@ internal static class NetdevParser
 
         if (Array.IndexOf(OtherQemuTypes, type) >= 0 || type.StartsWith("vmnet", StringComparison.Ordinal))
         {
-            errors.Add($"netdev type {ConfigText.Quote(type)} is not a Switchyard port type (Switchyard takes stream, dgram, socket, vhost-user or tap; give QEMU a matching stream, dgram or vhost-user netdev)");
+            errors.Add($"netdev type {ConfigText.Quote(type)} is not a Switchyard port type (Switchyard takes stream, dgram, socket, vhost-user, tap or netns; give QEMU a matching stream, dgram or vhost-user netdev)");
         }
         else
         {
             string hint = ConfigText.Suggest(type, SupportedTypes) is { } s ? $"did you mean '{s}'? " : string.Empty;
-            errors.Add($"unknown netdev type {ConfigText.Quote(type)} ({hint}expected stream, dgram, socket, vhost-user or tap; {Example})");
+            errors.Add($"unknown netdev type {ConfigText.Quote(type)} ({hint}expected stream, dgram, socket, vhost-user, tap or netns; {Example})");
         }
 
         return null;
@@ -345,6 +349,19 @@ internal static class NetdevParser
         }
 
         return r.Failed || ifName is null ? null : new TapSpec(ifName, vnetHeader, queues);
+    }
+
+    private static NetnsSpec? ParseNetns(SpecReader r)
+    {
+        string? name = r.Get("name");
+        int? pid = r.GetInt("pid");
+        string ifName = r.Get("ifname") ?? Defaults.NetnsIfName;
+        foreach (string problem in NetnsSpec.Check(name, r.Has("pid") && pid is null ? 1 : pid, ifName))
+        {
+            r.Error($"{problem} (in netns spec)");
+        }
+
+        return r.Failed ? null : new NetnsSpec(name, pid, ifName);
     }
 
     private enum AddressRole

@@ -187,6 +187,7 @@ public sealed record TopologyConfig
         var networkNames = new Dictionary<string, int>(StringComparer.Ordinal);
         var listeners = new List<(Listener Key, ConfigLocation Where)>();
         var taps = new Dictionary<string, ConfigLocation>(StringComparer.Ordinal);
+        var namespaceTaps = new Dictionary<string, ConfigLocation>(StringComparer.Ordinal);
         for (int n = 0; n < networks.Length; n++)
         {
             NetworkConfig? network = networks[n];
@@ -241,6 +242,16 @@ public sealed record TopologyConfig
                     else
                     {
                         taps.Add(tap.IfName, new(n, p, "netdev"));
+                    }
+                }
+
+                if (port.Netdev is NetnsSpec netns)
+                {
+                    string where = netns.Name is { } nsName ? $"netns {nsName}" : $"the namespace of pid {netns.Pid}";
+                    string key = $"{where}/{netns.IfName}";
+                    if (!namespaceTaps.TryAdd(key, new(n, p, "netdev")))
+                    {
+                        report(new(n, p, "netdev"), $"interface '{netns.IfName}' in {where} is already used by {describe(namespaceTaps[key] with { Field = null })}; give this port another ifname=");
                     }
                 }
 

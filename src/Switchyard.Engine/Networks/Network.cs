@@ -11,6 +11,7 @@ using Microsoft.Extensions.Logging;
 using Switchyard.Core.Loop;
 using Switchyard.Core.Ports;
 using Switchyard.Engine.Config;
+using Switchyard.Native;
 using Switchyard.Ports;
 using Switchyard.Ports.Dgram;
 using Switchyard.Ports.Stream;
@@ -115,6 +116,7 @@ public sealed partial class Network
             VhostUserSpec { Server: true } v => OpenVhostUserListener(port, v, membership),
             VhostUserSpec v => OpenVhostUserClient(port, v, membership),
             TapSpec t => OpenTap(port, t, membership),
+            NetnsSpec n => OpenNetnsTap(port, n, membership),
             _ => throw new ConfigException([$"port {port.Name}: {port.Netdev.Kind} ports are not supported yet"]),
         };
         attachments.Add(port.Name, attachment);
@@ -240,6 +242,30 @@ public sealed partial class Network
     private SinglePortAttachment OpenTap(PortConfig port, TapSpec spec, VlanMembership membership)
     {
         TapPort tap = TapPort.Open(port.Name, spec.IfName, loop, logger, spec.VnetHeader, spec.Queues);
+        Switch.AddPort(tap, membership);
+        tap.Start();
+        return new SinglePortAttachment(port, tap);
+    }
+
+    // The tap is created inside the namespace (NetNamespace.Invoke enters it on a short-lived thread)
+    // and brought up there; its descriptor then works from this loop like any other tap's.
+    private SinglePortAttachment OpenNetnsTap(PortConfig port, NetnsSpec spec, VlanMembership membership)
+    {
+        using NetNamespace ns = spec.Name is { } name ? NetNamespace.OpenNamed(name) : NetNamespace.OpenOfProcess(spec.Pid!.Value);
+        TapPort tap = ns.Invoke(() =>
+        {
+            TapPort opened = TapPort.Open(port.Name, spec.IfName, loop, logger);
+            try
+            {
+                NetNamespace.SetLinkUp(opened.InterfaceName);
+                return opened;
+            }
+            catch
+            {
+                opened.Stop();
+                throw;
+            }
+        });
         Switch.AddPort(tap, membership);
         tap.Start();
         return new SinglePortAttachment(port, tap);

@@ -1,0 +1,334 @@
+// The namespace verbs: `attach` (a netns port at run time), `exec` (a command in a fresh namespace
+// on a network, like `pasta -- CMD`) and `taps` (the host's taps and who holds them).
+//
+// Theory of operation for exec: as root, the simplest design that leaves the host untouched.
+// `ip netns add sy-exec-PID` makes the namespace; the daemon attaches it with a netns port (the tap
+// is created inside it as eth0); busybox udhcpc inside the namespace takes a lease from the
+// network's gateway and a script applies address, default route and MTU, and writes the DNS
+// servers to /etc/netns/NAME/resolv.conf. `ip netns exec` then runs the command: it bind-mounts
+// that file over /etc/resolv.conf in a private mount namespace of the child only, so the host's
+// resolv.conf is never modified. The command inherits our stdin/stdout/stderr (nothing of ours is
+// written to stdout) and its exit code is ours. Ctrl-C reaches the command through the terminal's
+// process group; we outlive it, and the port, the namespace and the /etc/netns directory are
+// removed whatever happens. Rootless operation is a non-goal.
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using Switchyard.Engine.Config;
+using Switchyard.Engine.Control;
+using Switchyard.Engine.Host;
+
+namespace Switchyard.Cli;
+
+internal static partial class Program
+{
+    private const string UdhcpcScript = """
+        #!/bin/sh
+        # switchyard exec: applies a DHCP lease inside the exec namespace. Never touches /etc/resolv.conf
+        # itself; DNS servers go to $SY_RESOLV (/etc/netns/NAME/resolv.conf, which `ip netns exec` mounts).
+        case "$1" in
+            deconfig) ip -4 addr flush dev "$interface"; ip link set "$interface" up ;;
+            bound|renew)
+                ip -4 addr flush dev "$interface"
+                ip addr add "$ip/${mask:-24}" dev "$interface"
+                [ -n "$mtu" ] && ip link set dev "$interface" mtu "$mtu"
+                for r in $router; do ip route replace default via "$r" dev "$interface"; break; done
+                if [ -n "$SY_RESOLV" ]; then
+                    : > "$SY_RESOLV"
+                    for d in $dns; do echo "nameserver $d" >> "$SY_RESOLV"; done
+                    [ -n "$domain" ] && echo "search $domain" >> "$SY_RESOLV"
+                fi ;;
+        esac
+        exit 0
+        """;
+
+    private static Command AttachCommand()
+    {
+        var network = new Argument<string>("network") { Description = "The network (e.g. default)" };
+        var netns = new Option<string?>("--netns") { Description = "A named network namespace (ip netns add NAME)", HelpName = "NAME" };
+        var pid = new Option<int?>("--pid") { Description = "The network namespace of this process (e.g. a container's init)" };
+        var ifname = new Option<string>("--ifname") { Description = "The interface created inside the namespace", DefaultValueFactory = _ => Defaults.NetnsIfName };
+        var name = new Option<string?>("--name") { Description = "The port name (default: the namespace name, or pid-PID)" };
+        var command = new Command(
+            "attach",
+            "Join a network namespace to a running network: create a tap inside it (up, no address) as a port. Same as 'port add NETWORK NAME netns,...'. The daemon must run as root.")
+        {
+            network, netns, pid, ifname, name,
+        };
+        command.SetAction((r, ct) =>
+        {
+            string? ns = r.GetValue(netns);
+            int? p = r.GetValue(pid);
+            if ((ns is null) == (p is null))
+            {
+                return Task.FromResult(Fail(r, "give either --netns NAME or --pid PID (exactly one)", 2));
+            }
+
+            string spec = ns is not null
+                ? $"netns,name={ns.Replace(",", ",,", StringComparison.Ordinal)},ifname={r.GetValue(ifname)}"
+                : string.Create(CultureInfo.InvariantCulture, $"netns,pid={p},ifname={r.GetValue(ifname)}");
+            string portName = r.GetValue(name) ?? ns?.ToLowerInvariant() ?? string.Create(CultureInfo.InvariantCulture, $"pid-{p}");
+            return ClientAsync(r, RunDir(r), new ControlRequest("port-add", r.GetValue(network), portName, spec), json: false, Tables.Message, ct);
+        });
+        return command;
+    }
+
+    private static Command TapsCommand()
+    {
+        var command = new Command(
+            "taps",
+            "List the host's tap (and tun) devices with the processes holding each open (from /proc/*/fdinfo), marking QEMU guests and Switchyard's ports. Needs no daemon; run as root to see every process.")
+        {
+            JsonOption,
+        };
+        command.SetAction(r =>
+        {
+            IReadOnlyList<TapRow> taps = TapInventory.Scan();
+            if (r.GetValue(JsonOption))
+            {
+                Out(r).WriteLine(JsonSerializer.Serialize(taps, TapJson.Default.IReadOnlyListTapRow));
+                return 0;
+            }
+
+            Out(r).Write(Tables.Taps(taps, Environment.IsPrivilegedProcess));
+            return 0;
+        });
+        return command;
+    }
+
+    private static Command ExecCommand()
+    {
+        var words = new Argument<string[]>("args")
+        {
+            Description = "[NETWORK] -- CMD [ARGS...]: the network to attach to (default: default; it needs a NAT gateway), then the command after '--'",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var command = new Command(
+            "exec",
+            "Run a command in a fresh network namespace attached to a network and configured from its gateway (address, default route, MTU, DNS), like 'pasta -- CMD'. Usage: switchyard exec [NETWORK] -- CMD [ARGS...]. Needs root, iproute2 and busybox (udhcpc); rootless is not supported. The command's exit code is returned; the namespace is removed when it exits.")
+        {
+            words,
+        };
+        command.SetAction((r, ct) =>
+        {
+            // Words after "--" are the command; at most one word before it names the network.
+            string[] values = r.GetValue(words) ?? [];
+            int dash = -1;
+            for (int i = 0; i < r.Tokens.Count; i++)
+            {
+                if (r.Tokens[i].Type == System.CommandLine.Parsing.TokenType.DoubleDash)
+                {
+                    dash = i;
+                    break;
+                }
+            }
+
+            if (dash < 0)
+            {
+                return Task.FromResult(Fail(r, "put '--' before the command: switchyard exec [NETWORK] -- CMD [ARGS...]", 2));
+            }
+
+            int after = r.Tokens.Count - dash - 1;
+            string[] before = values[..^after];
+            if (before.Length > 1)
+            {
+                return Task.FromResult(Fail(r, $"only one network may come before '--' (got {string.Join(' ', before)})", 2));
+            }
+
+            return ExecAsync(r, before.Length == 1 ? before[0] : Defaults.NetworkName, values[^after..], ct);
+        });
+        return command;
+    }
+
+    private static async Task<int> ExecAsync(ParseResult r, string network, string[] commandLine, CancellationToken ct)
+    {
+        if (commandLine.Length == 0)
+        {
+            return Fail(r, "give the command after '--', e.g. switchyard exec -- busybox wget -O - http://10.0.2.2:8080/", 2);
+        }
+
+        if (!Environment.IsPrivilegedProcess)
+        {
+            return Fail(r, "switchyard exec needs root: it creates a network namespace (rootless exec is not supported; run it with sudo)", 1);
+        }
+
+        foreach (string tool in new[] { "ip", "busybox" })
+        {
+            if (FindOnPath(tool) is null)
+            {
+                return Fail(r, tool == "ip"
+                    ? "switchyard exec needs iproute2's 'ip' on PATH: install iproute2 (apt-get install iproute2)"
+                    : "switchyard exec needs busybox (its udhcpc takes the DHCP lease): install busybox (apt-get install busybox)", 1);
+            }
+        }
+
+        string socket = Path.Combine(RunDir(r), Defaults.ControlSocketFileName);
+        string nsName = string.Create(CultureInfo.InvariantCulture, $"sy-exec-{Environment.ProcessId}");
+        string portName = nsName;
+        string etcDir = Path.Combine("/etc/netns", nsName);
+        string scratch = Path.Combine(Path.GetTempPath(), nsName);
+        bool portAdded = false;
+        bool nsAdded = false;
+
+        // Ctrl-C and SIGTERM: the command gets Ctrl-C from the terminal itself; we stay to clean up.
+        Process? child = null;
+        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => c.Cancel = true);
+        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
+        {
+            c.Cancel = true;
+            try
+            {
+                child?.Kill(entireProcessTree: true);
+            }
+            catch (InvalidOperationException)
+            {
+                // Already gone.
+            }
+        });
+
+        try
+        {
+            (int code, string output) = await RunAsync("ip", ["netns", "add", nsName], null, ct).ConfigureAwait(false);
+            if (code != 0)
+            {
+                return Fail(r, $"ip netns add {nsName} failed: {output.Trim()}", 1);
+            }
+
+            nsAdded = true;
+            _ = await RunAsync("ip", ["-n", nsName, "link", "set", "lo", "up"], null, ct).ConfigureAwait(false);
+
+            ControlResponse added;
+            try
+            {
+                added = await ControlClient.SendAsync(socket, new ControlRequest("port-add", network, portName, $"netns,name={nsName},ifname=eth0"), ct).ConfigureAwait(false);
+            }
+            catch (IOException ex)
+            {
+                return Fail(r, ex.Message, 1);
+            }
+
+            if (!added.Ok)
+            {
+                return Fail(r, $"attaching the namespace to network {network} failed: {added.Error}", 1);
+            }
+
+            portAdded = true;
+            Directory.CreateDirectory(etcDir);
+            Directory.CreateDirectory(scratch);
+            string script = Path.Combine(scratch, "udhcpc.sh");
+            await File.WriteAllTextAsync(script, UdhcpcScript.Replace("\r", string.Empty, StringComparison.Ordinal), ct).ConfigureAwait(false);
+            File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            (code, output) = await RunAsync(
+                "ip",
+                ["netns", "exec", nsName, "busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-f", "-t", "10", "-T", "1", "-s", script],
+                new Dictionary<string, string> { ["SY_RESOLV"] = Path.Combine(etcDir, "resolv.conf") },
+                ct).ConfigureAwait(false);
+            if (code != 0)
+            {
+                return Fail(r, $"no DHCP lease from network {network}'s gateway (does it have one? see 'switchyard show'); udhcpc said:\n{output.Trim()}", 1);
+            }
+
+            var psi = new ProcessStartInfo("ip") { UseShellExecute = false };
+            foreach (string a in (string[])["netns", "exec", nsName, .. commandLine])
+            {
+                psi.ArgumentList.Add(a);
+            }
+
+            try
+            {
+                child = Process.Start(psi);
+            }
+            catch (System.ComponentModel.Win32Exception ex)
+            {
+                return Fail(r, $"starting {commandLine[0]} failed: {ex.Message}", 127);
+            }
+
+            if (child is null)
+            {
+                return Fail(r, $"starting {commandLine[0]} failed", 127);
+            }
+
+            using (child)
+            {
+                await child.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+                return child.ExitCode;
+            }
+        }
+        finally
+        {
+            if (portAdded)
+            {
+                try
+                {
+                    _ = await ControlClient.SendAsync(socket, new ControlRequest("port-del", network, portName), CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (IOException)
+                {
+                    // The daemon is gone; deleting the namespace below removes the tap anyway.
+                }
+            }
+
+            if (nsAdded)
+            {
+                _ = await RunAsync("ip", ["netns", "del", nsName], null, CancellationToken.None).ConfigureAwait(false);
+            }
+
+            TryDelete(etcDir);
+            TryDelete(scratch);
+        }
+    }
+
+    private static void TryDelete(string dir)
+    {
+        try
+        {
+            if (Directory.Exists(dir))
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Best effort: a leftover directory under /etc/netns or /tmp is harmless.
+        }
+    }
+
+    private static string? FindOnPath(string program)
+    {
+        foreach (string dir in (Environment.GetEnvironmentVariable("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin").Split(':'))
+        {
+            string candidate = Path.Combine(dir, program);
+            if (File.Exists(candidate))
+            {
+                return candidate;
+            }
+        }
+
+        return null;
+    }
+
+    // Runs a helper to completion with its output captured (for error messages).
+    private static async Task<(int Code, string Output)> RunAsync(string program, string[] args, Dictionary<string, string>? env, CancellationToken ct)
+    {
+        var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string a in args)
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        foreach ((string key, string value) in env ?? [])
+        {
+            psi.Environment[key] = value;
+        }
+
+        using Process p = Process.Start(psi) ?? throw new IOException($"{program} did not start");
+        Task<string> stdout = p.StandardOutput.ReadToEndAsync(ct);
+        Task<string> stderr = p.StandardError.ReadToEndAsync(ct);
+        await p.WaitForExitAsync(ct).ConfigureAwait(false);
+        var text = new StringBuilder(await stdout.ConfigureAwait(false)).Append(await stderr.ConfigureAwait(false));
+        return (p.ExitCode, text.ToString());
+    }
+}
