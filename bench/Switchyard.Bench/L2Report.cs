@@ -289,6 +289,13 @@ internal sealed class L2Report(
             }
         }
 
+        // WaitForQuiet returns after the half second that was quiet, or once it has waited the full time.
+        int unquiet = options.QuietSeconds > 0 ? runs.Count(r => r.Result.QuietWait >= options.QuietSeconds) : 0;
+        if (unquiet > 0)
+        {
+            notes.Add(Inv($"the quiet gate was not met before {unquiet} of {runs.Count} runs: for {options.QuietSeconds} s the machine never had half a second below {options.MaxOthers} busy CPUs (other people's work), so those runs shared the CPUs; compare the paired ratios"));
+        }
+
         sb.AppendLine("## Observations (found mechanically)");
         sb.AppendLine();
         if (notes.Count == 0)
