@@ -2,8 +2,9 @@
 // side in one run, alternating (A B A B ...), every run time-bounded, and report medians and ratios.
 // Subcommands: `stream` (two synthetic peers through the switch; see StreamBenchmark) and `vhost`
 // (DPDK virtio-user guests through Switchyard's vhost-user back-end and the DPDK ceiling; see VhostBenchmark),
-// `nat` (a namespace behind Switchyard's NAT gateway, pasta and slirp4netns; see NatBenchmark), and the
-// `rr-server`/`rr-client` pair that `nat` runs inside its namespaces (see RequestResponse).
+// `nat` (a namespace behind Switchyard's NAT gateway, pasta and slirp4netns; see NatBenchmark), `l2` (two
+// namespaces joined by Switchyard, the Linux bridge and vde_switch; see L2Benchmark), and the
+// `rr-server`/`rr-client` pair that `nat` and `l2` run inside its namespaces (see RequestResponse).
 namespace Switchyard.Bench;
 
 internal static class Program
@@ -15,6 +16,7 @@ internal static class Program
           stream   Two synthetic peers through the switch (Switchyard's stream socket, vde_switch, a ceiling)
           vhost    DPDK virtio-user guests through Switchyard's vhost-user back-end and the DPDK vhost ceiling
           nat      A network namespace through Switchyard's NAT gateway, pasta and slirp4netns to the host
+          l2       Two network namespaces joined by Switchyard (taps), the Linux bridge (veth) and vde_switch (taps)
           rr-server  Echo server for the TCP request/response latency test
           rr-client  One-byte TCP request/response loop against rr-server; prints the round-trip times
 
@@ -41,6 +43,8 @@ internal static class Program
                 return RunVhost(args[1..]);
             case "nat":
                 return RunNat(args[1..]);
+            case "l2":
+                return RunL2(args[1..]);
             case "rr-server":
                 return RequestResponse.Server(args[1..]);
             case "rr-client":
@@ -112,6 +116,38 @@ internal static class Program
         catch (BenchException e)
         {
             Console.Error.WriteLine($"switchyard-bench vhost: {e.Message}");
+            return 1;
+        }
+    }
+
+    private static int RunL2(string[] args)
+    {
+        L2Options? options;
+        try
+        {
+            options = L2Options.Parse(args);
+        }
+        catch (UsageException e)
+        {
+            Console.Error.WriteLine($"switchyard-bench l2: {e.Message}");
+            Console.Error.WriteLine("Run `switchyard-bench l2 --help` for the options.");
+            return 2;
+        }
+
+        if (options is null)
+        {
+            Console.Out.Write(L2Options.Help);
+            return 0;
+        }
+
+        using var children = new ChildProcesses();
+        try
+        {
+            return new L2Benchmark(options, children).Run();
+        }
+        catch (BenchException e)
+        {
+            Console.Error.WriteLine($"switchyard-bench l2: {e.Message}");
             return 1;
         }
     }
