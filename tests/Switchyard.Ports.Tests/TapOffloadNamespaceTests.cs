@@ -52,9 +52,41 @@ public sealed class TapOffloadNamespaceTests(ITestOutputHelper output) : IDispos
         Assert.Equal(0, counters.GsoFramesPassed);
     }
 
+    [RequiresRootFact]
+    public async Task VnetHeaderBothEnds_UdpSegmentSocket_UsoFramePassesWholeWhereTheKernelOffersUso()
+    {
+        long before = 0;
+        SwitchCounters counters = await RunPair(senderVnet: true, receiverVnet: true, queues: 1, afterIperf: (sw, nsA, nsB, ipB) =>
+        {
+            before = sw.Counters.GsoFramesPassed;
+            return UdpSegmentRoundTrip(nsA, nsB, ipB);
+        });
+
+        // Linux before 6.2 refuses TUN_F_USO4/6 and the tap then sends UDP_SEGMENT datagrams already cut.
+        if (File.Exists("/proc/version") && Version.TryParse(File.ReadAllText("/proc/version").Split(' ')[2].Split('-')[0], out Version? kernel) && kernel >= new Version(6, 2))
+        {
+            Assert.True(counters.GsoFramesPassed > before, "the UDP_L4 GSO frame did not cross whole");
+        }
+
+        Assert.Equal(0, counters.SoftwareSegmentedFrames);
+    }
+
+    /// <summary>One 8400-byte UDP_SEGMENT (gso_size 1400) send from A; B must receive all 8400 bytes.</summary>
+    private static async Task UdpSegmentRoundTrip(string nsA, string nsB, string ipB)
+    {
+        const string receiver = "import socket,sys;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.bind((sys.argv[1],9999));s.settimeout(10);n=0\nwhile n<8400:\n n+=len(s.recv(65535))\nprint('UDP-RECEIVED',n)";
+        const string sender = "import socket,sys,time;s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);s.setsockopt(17,103,1400);time.sleep(0.5);s.sendto(bytes(8400),(sys.argv[1],9999));print('UDP-SENT')";
+        Task<(int Code, string Text)> receiving = Task.Run(() => TryRun("ip", $"netns exec {nsB} python3 -c \"{receiver}\" {ipB}"));
+        (int code, string text) = TryRun("ip", $"netns exec {nsA} python3 -c \"{sender}\" {ipB}");
+        Assert.True(code == 0, text);
+        (int receiverCode, string received) = await receiving;
+        Assert.True(receiverCode == 0, received);
+        Assert.Contains("UDP-RECEIVED 8400", received, StringComparison.Ordinal);
+    }
+
     /// <summary>Namespace A (the iperf3 client, on a tap with <paramref name="senderVnet"/>) and namespace B (the
     /// server, <paramref name="receiverVnet"/>) on one switch: ping both ways, then 2 s of iperf3 A to B.</summary>
-    private async Task<SwitchCounters> RunPair(bool senderVnet, bool receiverVnet, int queues)
+    private async Task<SwitchCounters> RunPair(bool senderVnet, bool receiverVnet, int queues, Func<LearningSwitch, string, string, string, Task>? afterIperf = null)
     {
         int id = Interlocked.Increment(ref counter);
         int subnet = 20 + ((Environment.ProcessId + id) % 200);
@@ -118,6 +150,10 @@ public sealed class TapOffloadNamespaceTests(ITestOutputHelper output) : IDispos
             string client = await RunIperf3Client(nsA, ipB);
             output.WriteLine(client);
             Assert.Contains("receiver", client, StringComparison.Ordinal);
+            if (afterIperf is not null)
+            {
+                await afterIperf(sw, nsA, nsB, ipB);
+            }
 
             SwitchCounters c = sw.Counters;
             output.WriteLine($"gso_frames_passed={c.GsoFramesPassed} software_segmented_frames={c.SoftwareSegmentedFrames} " +
