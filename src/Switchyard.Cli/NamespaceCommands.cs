@@ -4,7 +4,8 @@
 // Theory of operation for exec: as root, the simplest design that leaves the host untouched.
 // `ip netns add sy-exec-PID` makes the namespace; the daemon attaches it with a netns port (the tap
 // is created inside it as eth0); busybox udhcpc inside the namespace takes a lease from the
-// network's gateway and a script applies address, default route and MTU, and writes the DNS
+// network's gateway (it stays, renewing the lease, until the command ends, then releases it) and a
+// script applies address, default route and MTU, and writes the DNS
 // servers to /etc/netns/NAME/resolv.conf. `ip netns exec` then runs the command: it bind-mounts
 // that file over /etc/resolv.conf in a private mount namespace of the child only, so the host's
 // resolv.conf is never modified. The command inherits our stdin/stdout/stderr (nothing of ours is
@@ -40,7 +41,8 @@ internal static partial class Program
                     : > "$SY_RESOLV"
                     for d in $dns; do echo "nameserver $d" >> "$SY_RESOLV"; done
                     [ -n "$domain" ] && echo "search $domain" >> "$SY_RESOLV"
-                fi ;;
+                fi
+                [ -n "$SY_BOUND" ] && : > "$SY_BOUND" ;;
         esac
         exit 0
         """;
@@ -175,6 +177,7 @@ internal static partial class Program
 
         // Ctrl-C and SIGTERM: the command gets Ctrl-C from the terminal itself; we stay to clean up.
         Process? child = null;
+        Process? dhcp = null;
         using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => c.Cancel = true);
         using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
         {
@@ -221,14 +224,35 @@ internal static partial class Program
             string script = Path.Combine(scratch, "udhcpc.sh");
             await File.WriteAllTextAsync(script, UdhcpcScript.Replace("\r", string.Empty, StringComparison.Ordinal), ct).ConfigureAwait(false);
             File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-            (code, output) = await RunAsync(
-                "ip",
-                ["netns", "exec", nsName, "busybox", "udhcpc", "-i", "eth0", "-n", "-q", "-f", "-t", "10", "-T", "1", "-s", script],
-                new Dictionary<string, string> { ["SY_RESOLV"] = Path.Combine(etcDir, "resolv.conf") },
-                ct).ConfigureAwait(false);
-            if (code != 0)
+            // udhcpc stays for the command's lifetime (renewing the lease); -R releases the lease when
+            // it is stopped with SIGTERM at cleanup, so repeated execs do not use up the address pool.
+            string bound = Path.Combine(scratch, "bound");
+            var dhcpInfo = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (string a in (string[])["netns", "exec", nsName, "busybox", "udhcpc", "-i", "eth0", "-n", "-f", "-R", "-t", "10", "-T", "1", "-s", script])
             {
-                return Fail(r, $"no DHCP lease from network {network}'s gateway (does it have one? see 'switchyard show'); udhcpc said:\n{output.Trim()}", 1);
+                dhcpInfo.ArgumentList.Add(a);
+            }
+
+            dhcpInfo.Environment["SY_RESOLV"] = Path.Combine(etcDir, "resolv.conf");
+            dhcpInfo.Environment["SY_BOUND"] = bound;
+            dhcp = Process.Start(dhcpInfo) ?? throw new IOException("busybox udhcpc did not start");
+            var dhcpOutput = new StringBuilder();
+            dhcp.OutputDataReceived += (_, e) => { lock (dhcpOutput) { dhcpOutput.AppendLine(e.Data); } };
+            dhcp.ErrorDataReceived += (_, e) => { lock (dhcpOutput) { dhcpOutput.AppendLine(e.Data); } };
+            dhcp.BeginOutputReadLine();
+            dhcp.BeginErrorReadLine();
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+            while (!File.Exists(bound) && !dhcp.HasExited && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50, ct).ConfigureAwait(false);
+            }
+
+            if (!File.Exists(bound))
+            {
+                lock (dhcpOutput)
+                {
+                    return Fail(r, $"no DHCP lease from network {network}'s gateway (does it have one? see 'switchyard show'); udhcpc said:\n{dhcpOutput.ToString().Trim()}", 1);
+                }
             }
 
             var psi = new ProcessStartInfo("ip") { UseShellExecute = false };
@@ -259,6 +283,11 @@ internal static partial class Program
         }
         finally
         {
+            if (dhcp is not null)
+            {
+                await StopDhcpAsync(dhcp).ConfigureAwait(false);
+            }
+
             if (portAdded)
             {
                 try
@@ -278,6 +307,27 @@ internal static partial class Program
 
             TryDelete(etcDir);
             TryDelete(scratch);
+        }
+    }
+
+    // SIGTERM makes udhcpc -R send DHCPRELEASE before it exits; a stuck one is killed after 3 s.
+    private static async Task StopDhcpAsync(Process dhcp)
+    {
+        using (dhcp)
+        {
+            if (!dhcp.HasExited)
+            {
+                _ = await RunAsync("kill", ["-TERM", dhcp.Id.ToString(CultureInfo.InvariantCulture)], null, CancellationToken.None).ConfigureAwait(false);
+                using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(3));
+                try
+                {
+                    await dhcp.WaitForExitAsync(wait.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    dhcp.Kill();
+                }
+            }
         }
     }
 

@@ -165,6 +165,16 @@ public sealed class NamespacePortTests(ITestOutputHelper output)
         (code, _, stderr) = await RunBinaryAsync(sy, "exec", "--", "false");
         Assert.Equal(1, code);
 
+        // Each exec released its lease when its command ended.
+        (int leasesCode, string leasesJson) = await sy.CliAsync("leases", "--json");
+        Assert.Equal(0, leasesCode);
+        using (JsonDocument leases = JsonDocument.Parse(leasesJson))
+        {
+            JsonElement rows = leases.RootElement.GetProperty("leases");
+            Assert.True(rows.GetArrayLength() >= 3, leasesJson);
+            Assert.All(rows.EnumerateArray(), l => Assert.False(l.GetProperty("active").GetBoolean(), leasesJson));
+        }
+
         // Nothing left behind: no exec namespace, no port.
         string namespaces = TestNamespace.Run("ip", ["netns", "list"]).Output;
         Assert.DoesNotContain("sy-exec-", namespaces, StringComparison.Ordinal);
