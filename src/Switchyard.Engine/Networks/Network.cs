@@ -254,7 +254,7 @@ public sealed partial class Network
         using NetNamespace ns = spec.Name is { } name ? NetNamespace.OpenNamed(name) : NetNamespace.OpenOfProcess(spec.Pid!.Value);
         TapPort tap = ns.Invoke(() =>
         {
-            TapPort opened = TapPort.Open(port.Name, spec.IfName, loop, logger);
+            TapPort opened = TapPort.Open(port.Name, spec.IfName, loop, logger, vnetHeader: true, queueCount: 1);
             try
             {
                 NetNamespace.SetLinkUp(opened.InterfaceName);
