@@ -285,7 +285,12 @@ internal static partial class Program
         {
             if (dhcp is not null)
             {
+                string? mac = await LinkMacAsync(nsName).ConfigureAwait(false);
                 await StopDhcpAsync(dhcp).ConfigureAwait(false);
+                if (mac is not null && portAdded)
+                {
+                    await WaitForReleaseAsync(socket, network, mac).ConfigureAwait(false);
+                }
             }
 
             if (portAdded)
@@ -307,6 +312,44 @@ internal static partial class Program
 
             TryDelete(etcDir);
             TryDelete(scratch);
+        }
+    }
+
+    // The namespace's eth0 MAC, which its lease is keyed by (null if it cannot be read).
+    private static async Task<string?> LinkMacAsync(string nsName)
+    {
+        (int code, string output) = await RunAsync("ip", ["-n", nsName, "-o", "link", "show", "eth0"], null, CancellationToken.None).ConfigureAwait(false);
+        int at = output.IndexOf("link/ether ", StringComparison.Ordinal);
+        return code != 0 || at < 0 || output.Length < at + 11 + 17 ? null : output.Substring(at + 11, 17);
+    }
+
+    // udhcpc's DHCPRELEASE is a unicast UDP datagram, so the namespace's kernel may first have to ARP for
+    // the gateway (a command that never talked to it left no neighbour entry). Removing the port at once
+    // could drop the release on the way; wait, at most 2 s, until the gateway shows the lease released.
+    private static async Task WaitForReleaseAsync(string socket, string network, string mac)
+    {
+        for (int i = 0; i < 40; i++)
+        {
+            try
+            {
+                ControlResponse leases = await ControlClient.SendAsync(socket, new ControlRequest("leases", network), CancellationToken.None).ConfigureAwait(false);
+                bool active = false;
+                foreach (LeaseRow row in leases.Leases ?? [])
+                {
+                    active |= row.Active && string.Equals(row.Mac, mac, StringComparison.OrdinalIgnoreCase);
+                }
+
+                if (!active)
+                {
+                    return;
+                }
+            }
+            catch (IOException)
+            {
+                return;
+            }
+
+            await Task.Delay(50).ConfigureAwait(false);
         }
     }
 
