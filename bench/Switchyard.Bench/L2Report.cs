@@ -70,23 +70,7 @@ internal sealed class L2Report(
     public string Markdown()
     {
         var sb = new StringBuilder();
-        sb.AppendLine(Inv($"# L2 between two namespaces, finished {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC"));
-        sb.AppendLine();
-        sb.AppendLine("Produced by:");
-        sb.AppendLine();
-        sb.AppendLine("```sh");
-        sb.AppendLine(command);
-        sb.AppendLine("```");
-        sb.AppendLine();
-        if (Invocation is not null && Invocation != command)
-        {
-            sb.AppendLine("which ran the benchmark process as:");
-            sb.AppendLine();
-            sb.AppendLine("```sh");
-            sb.AppendLine(Invocation);
-            sb.AppendLine("```");
-            sb.AppendLine();
-        }
+        ReportPreamble.Append(sb, "L2 between two namespaces", command, Invocation);
 
         sb.AppendLine(Inv($"{options.Runs} runs of each switch, alternating (run 1 of every switch, then run 2, ...), MTU {options.Mtu}. Every run in three fresh namespaces with a fresh switch: {options.RrSeconds} s of 1-byte TCP request/response A → B (after 0.5 s of warm-up), {options.PingCount} pings A → B 0.2 s apart, then iperf3 A → B for {options.Seconds} s after {options.Omit} s that iperf3 leaves out (`-O {options.Omit}`)."));
         sb.AppendLine();

@@ -64,23 +64,7 @@ internal sealed class NatReport(
     public string Markdown()
     {
         var sb = new StringBuilder();
-        sb.AppendLine(Inv($"# User-mode NAT benchmark, finished {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC"));
-        sb.AppendLine();
-        sb.AppendLine("Produced by:");
-        sb.AppendLine();
-        sb.AppendLine("```sh");
-        sb.AppendLine(command);
-        sb.AppendLine("```");
-        sb.AppendLine();
-        if (Invocation is not null && Invocation != command)
-        {
-            sb.AppendLine("which ran the benchmark process as:");
-            sb.AppendLine();
-            sb.AppendLine("```sh");
-            sb.AppendLine(Invocation);
-            sb.AppendLine("```");
-            sb.AppendLine();
-        }
+        ReportPreamble.Append(sb, "User-mode NAT benchmark", command, Invocation);
 
         sb.AppendLine(Inv($"{options.Runs} runs of each tool at each MTU, alternating (run 1 of every MTU and tool, then run 2, ...). Every run in fresh namespaces with a fresh daemon: {options.RrSeconds} s of 1-byte TCP request/response (after 0.5 s of warm-up), {options.PingCount} pings 0.2 s apart, then iperf3 for {options.Seconds} s guest → host and {options.Seconds} s host → guest (`-R`), each after {options.Omit} s of slow start that iperf3 leaves out (`-O {options.Omit}`)."));
         sb.AppendLine();

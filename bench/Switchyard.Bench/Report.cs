@@ -60,23 +60,7 @@ internal sealed class Report(
     public string Markdown()
     {
         var sb = new StringBuilder();
-        sb.AppendLine(Inv($"# Stream benchmark, finished {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC"));
-        sb.AppendLine();
-        sb.AppendLine("Produced by:");
-        sb.AppendLine();
-        sb.AppendLine("```sh");
-        sb.AppendLine(command);
-        sb.AppendLine("```");
-        sb.AppendLine();
-        if (Invocation is not null && Invocation != command)
-        {
-            sb.AppendLine("which ran the benchmark process as:");
-            sb.AppendLine();
-            sb.AppendLine("```sh");
-            sb.AppendLine(Invocation);
-            sb.AppendLine("```");
-            sb.AppendLine();
-        }
+        ReportPreamble.Append(sb, "Stream benchmark", command, Invocation);
 
         sb.AppendLine(Inv($"{options.Runs} runs of each tool and frame size, alternating (run 1 of every size and tool, then run 2, ...); each run {options.WarmupSeconds} s of unmeasured load, then {options.Seconds} s measured, then a drain of at most 2 s. A fresh switch process in a fresh temporary directory for every run."));
         sb.AppendLine();

@@ -61,23 +61,7 @@ internal sealed class VhostReport(
     public string Markdown()
     {
         var sb = new StringBuilder();
-        sb.AppendLine(Inv($"# vhost-user benchmark (DPDK virtio-user guests), finished {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC"));
-        sb.AppendLine();
-        sb.AppendLine("Produced by:");
-        sb.AppendLine();
-        sb.AppendLine("```sh");
-        sb.AppendLine(command);
-        sb.AppendLine("```");
-        sb.AppendLine();
-        if (Invocation is not null && Invocation != command)
-        {
-            sb.AppendLine("which ran the benchmark process as:");
-            sb.AppendLine();
-            sb.AppendLine("```sh");
-            sb.AppendLine(Invocation);
-            sb.AppendLine("```");
-            sb.AppendLine();
-        }
+        ReportPreamble.Append(sb, "vhost-user benchmark (DPDK virtio-user guests)", command, Invocation);
 
         sb.AppendLine(Inv($"{options.Runs} runs of each tool and frame size, alternating (run 1 of every size and tool, then run 2, ...); each run: a fresh switch and a fresh generator, `start tx_first {options.Bursts}`, {options.WarmupSeconds} s of load unmeasured, then {options.Seconds} s measured between two `show port stats all`."));
         sb.AppendLine();
