@@ -149,7 +149,7 @@ public sealed class ResolvConfTests : IDisposable
     }
 
     [Fact]
-    public async Task Upstreams_RealClock_ChangeNoticedWithinAboutASecond()
+    public async Task Upstreams_RealClock_ChangeNoticedWithoutARestart()
     {
         string path = Path.Combine(dir, "resolv.conf");
         File.WriteAllText(path, "nameserver 192.0.2.1\n");
@@ -160,11 +160,11 @@ public sealed class ResolvConfTests : IDisposable
         var started = DateTime.UtcNow;
         while (source.Upstreams.Count != 2)
         {
-            Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(3), "the change was not noticed");
+            // The one-second re-check interval itself is pinned by the manual-clock tests above; on the real
+            // clock a loaded machine may take longer, so only "noticed at all" is a rule here.
+            Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(10), "the change was not noticed");
             await Task.Delay(50);
         }
-
-        Assert.True(DateTime.UtcNow - started < TimeSpan.FromSeconds(1.5));
     }
 
     [Fact]
