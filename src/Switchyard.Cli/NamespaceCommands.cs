@@ -31,7 +31,9 @@ internal static partial class Program
         # switchyard exec: applies a DHCP lease inside the exec namespace. Never touches /etc/resolv.conf
         # itself; DNS servers go to $SY_RESOLV (/etc/netns/NAME/resolv.conf, which `ip netns exec` mounts).
         case "$1" in
-            deconfig) ip -4 addr flush dev "$interface"; ip link set "$interface" up ;;
+            # At cleanup the address stays: the DHCPRELEASE just sent may still wait on ARP for the
+            # gateway, and flushing the address would drop it. The namespace is deleted right after.
+            deconfig) [ -e "$SY_RELEASING" ] || ip -4 addr flush dev "$interface"; ip link set "$interface" up ;;
             bound|renew)
                 ip -4 addr flush dev "$interface"
                 ip addr add "$ip/${mask:-24}" dev "$interface"
@@ -178,6 +180,7 @@ internal static partial class Program
         // Ctrl-C and SIGTERM: the command gets Ctrl-C from the terminal itself; we stay to clean up.
         Process? child = null;
         Process? dhcp = null;
+        string? releasing = null;
         using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => c.Cancel = true);
         using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
         {
@@ -227,6 +230,7 @@ internal static partial class Program
             // udhcpc stays for the command's lifetime (renewing the lease); -R releases the lease when
             // it is stopped with SIGTERM at cleanup, so repeated execs do not use up the address pool.
             string bound = Path.Combine(scratch, "bound");
+            releasing = Path.Combine(scratch, "releasing");
             var dhcpInfo = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             foreach (string a in (string[])["netns", "exec", nsName, "busybox", "udhcpc", "-i", "eth0", "-n", "-f", "-R", "-t", "10", "-T", "1", "-s", script])
             {
@@ -235,6 +239,7 @@ internal static partial class Program
 
             dhcpInfo.Environment["SY_RESOLV"] = Path.Combine(etcDir, "resolv.conf");
             dhcpInfo.Environment["SY_BOUND"] = bound;
+            dhcpInfo.Environment["SY_RELEASING"] = releasing;
             dhcp = Process.Start(dhcpInfo) ?? throw new IOException("busybox udhcpc did not start");
             var dhcpOutput = new StringBuilder();
             dhcp.OutputDataReceived += (_, e) => { lock (dhcpOutput) { dhcpOutput.AppendLine(e.Data); } };
@@ -286,6 +291,11 @@ internal static partial class Program
             if (dhcp is not null)
             {
                 string? mac = await LinkMacAsync(nsName).ConfigureAwait(false);
+                if (releasing is not null)
+                {
+                    await File.WriteAllBytesAsync(releasing, []).ConfigureAwait(false);
+                }
+
                 await StopDhcpAsync(dhcp).ConfigureAwait(false);
                 if (mac is not null && portAdded)
                 {
@@ -325,10 +335,10 @@ internal static partial class Program
 
     // udhcpc's DHCPRELEASE is a unicast UDP datagram, so the namespace's kernel may first have to ARP for
     // the gateway (a command that never talked to it left no neighbour entry). Removing the port at once
-    // could drop the release on the way; wait, at most 2 s, until the gateway shows the lease released.
+    // could drop the release on the way; wait, at most 5 s, until the gateway shows the lease released.
     private static async Task WaitForReleaseAsync(string socket, string network, string mac)
     {
-        for (int i = 0; i < 40; i++)
+        for (int i = 0; i < 100; i++)
         {
             try
             {
