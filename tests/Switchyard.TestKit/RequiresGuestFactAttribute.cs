@@ -17,3 +17,16 @@ public sealed class RequiresGuestFactAttribute : FactAttribute
             Skip = whyNot;
     }
 }
+
+/// <summary>A fact that needs QEMU with the test guest image and root (a namespace or tap next to the guests).</summary>
+[AttributeUsage(AttributeTargets.Method, AllowMultiple = false)]
+public sealed class RequiresGuestAndRootFactAttribute : FactAttribute
+{
+    public RequiresGuestAndRootFactAttribute()
+    {
+        if (!Privileges.IsRoot)
+            Skip = "needs root (effective uid 0)";
+        else if (!GuestImage.TryGet(out _, out string whyNot))
+            Skip = whyNot;
+    }
+}
