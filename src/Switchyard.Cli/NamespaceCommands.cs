@@ -10,13 +10,14 @@
 // that file over /etc/resolv.conf in a private mount namespace of the child only, so the host's
 // resolv.conf is never modified. The command inherits our stdin/stdout/stderr (nothing of ours is
 // written to stdout) and its exit code is ours. Ctrl-C reaches the command through the terminal's
-// process group; we outlive it, and the port, the namespace and the /etc/netns directory are
+// process group; SIGINT/SIGTERM sent to us alone are passed on. We outlive the command, and the port, the namespace and the /etc/netns directory are
 // removed whatever happens. Rootless operation is a non-goal.
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
+using Switchyard.Native;
 using System.Text.Json;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
@@ -177,21 +178,37 @@ internal static partial class Program
         bool portAdded = false;
         bool nsAdded = false;
 
-        // Ctrl-C and SIGTERM: the command gets Ctrl-C from the terminal itself; we stay to clean up.
+        // Ctrl-C and SIGTERM: we stay to clean up. A Ctrl-C typed at our terminal reaches the command
+        // directly (same foreground process group); a SIGINT sent to us alone (kill -INT, a supervisor)
+        // is passed on, so the command sees it once either way. SIGTERM is passed on, and a command
+        // still running 5 s later is killed.
         Process? child = null;
         Process? dhcp = null;
         string? releasing = null;
-        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => c.Cancel = true);
+        int stoppedBy = 0; // a signal that arrives before the command starts means it never starts
+        var gate = new object(); // orders the handlers against the command's start
+        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c =>
+        {
+            c.Cancel = true;
+            lock (gate)
+            {
+                stoppedBy = Signals.Interrupt;
+                if (child is { } running && !Signals.OwnsTerminalForeground(0))
+                {
+                    _ = Signals.Send(running.Id, Signals.Interrupt);
+                }
+            }
+        });
         using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
         {
             c.Cancel = true;
-            try
+            lock (gate)
             {
-                child?.Kill(entireProcessTree: true);
-            }
-            catch (InvalidOperationException)
-            {
-                // Already gone.
+                stoppedBy = Signals.Terminate;
+                if (child is { } running && Signals.Send(running.Id, Signals.Terminate))
+                {
+                    _ = KillLaterAsync(running, TimeSpan.FromSeconds(5));
+                }
             }
         });
 
@@ -247,9 +264,14 @@ internal static partial class Program
             dhcp.BeginOutputReadLine();
             dhcp.BeginErrorReadLine();
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-            while (!File.Exists(bound) && !dhcp.HasExited && DateTime.UtcNow < deadline)
+            while (!File.Exists(bound) && !dhcp.HasExited && DateTime.UtcNow < deadline && stoppedBy == 0)
             {
                 await Task.Delay(50, ct).ConfigureAwait(false);
+            }
+
+            if (stoppedBy != 0)
+            {
+                return 128 + stoppedBy;
             }
 
             if (!File.Exists(bound))
@@ -268,7 +290,15 @@ internal static partial class Program
 
             try
             {
-                child = Process.Start(psi);
+                lock (gate)
+                {
+                    if (stoppedBy != 0)
+                    {
+                        return 128 + stoppedBy;
+                    }
+
+                    child = Process.Start(psi);
+                }
             }
             catch (System.ComponentModel.Win32Exception ex)
             {
@@ -322,6 +352,27 @@ internal static partial class Program
 
             TryDelete(etcDir);
             TryDelete(scratch);
+        }
+    }
+
+    // The command got SIGTERM; if it is still running after the grace period, SIGKILL it and its children.
+    private static async Task KillLaterAsync(Process running, TimeSpan grace)
+    {
+        using var wait = new CancellationTokenSource(grace);
+        try
+        {
+            await running.WaitForExitAsync(wait.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            try
+            {
+                running.Kill(entireProcessTree: true);
+            }
+            catch (InvalidOperationException)
+            {
+                // It exited just now.
+            }
         }
     }
 

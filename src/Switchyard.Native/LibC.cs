@@ -272,4 +272,16 @@ internal static unsafe partial class LibC
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int stat(string path, byte* buf);
+
+    public const int SIGINT = 2;
+    public const int SIGTERM = 15;
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int tcgetpgrp(int fd);
+
+    [LibraryImport("libc")]
+    public static partial int getpgrp();
+
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial int kill(int pid, int sig);
 }

@@ -180,7 +180,20 @@ public sealed class NamespacePortTests(ITestOutputHelper output)
         Assert.DoesNotContain("sy-exec-", namespaces, StringComparison.Ordinal);
         Assert.DoesNotContain(SwitchyardProcess.Ports(await sy.ShowAsync()), p => p.GetProperty("name").GetString()!.StartsWith("sy-exec-", StringComparison.Ordinal));
 
-        // SIGTERM to exec: the command is killed, and the port and namespace still go away.
+        // SIGTERM, and SIGINT sent to exec alone (no terminal here), are passed on to the command, whose
+        // exit code says so. Either way the port and the namespace go away.
+        await SignalExecAsync(sy, "TERM", code => Assert.Equal(128 + 15, code));
+        await SignalExecAsync(sy, "INT", code => Assert.Equal(128 + 2, code));
+
+        (code, _, stderr) = await RunBinaryAsync(sy, "exec", "busybox", "true");
+        Assert.Equal(2, code);
+        Assert.Contains("'--'", stderr, StringComparison.Ordinal);
+    }
+
+    // Starts `exec -- sleep 60`, sends SIGNAL to the exec process once the command runs, and checks
+    // the exit code and that nothing is left behind.
+    private async Task SignalExecAsync(SwitchyardProcess sy, string signal, Action<int> checkExitCode)
+    {
         Task<(int Code, byte[] Stdout, string Stderr)> sleeping = RunBinaryAsync(sy, "exec", "--", "sleep", "60");
         string? execNs = null;
         for (int i = 0; i < 200 && execNs is null; i++)
@@ -190,17 +203,17 @@ public sealed class NamespacePortTests(ITestOutputHelper output)
         }
 
         Assert.NotNull(execNs);
-        await Task.Delay(2000); // past the DHCP step, into the command
-        Assert.Equal(0, TestNamespace.Run("kill", ["-TERM", execNs["sy-exec-".Length..]]).ExitCode);
-        (code, _, stderr) = await sleeping;
-        output.WriteLine($"exec after SIGTERM: {code} {stderr}");
-        Assert.NotEqual(0, code);
+        for (int i = 0; i < 150 && TestNamespace.Run("ip", ["netns", "pids", execNs]).Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length < 2; i++)
+        {
+            await Task.Delay(100); // until udhcpc and the command both run in the namespace
+        }
+
+        Assert.Equal(0, TestNamespace.Run("kill", [$"-{signal}", execNs["sy-exec-".Length..]]).ExitCode);
+        (int code, _, string stderr) = await sleeping.WaitAsync(TimeSpan.FromSeconds(30));
+        output.WriteLine($"exec after SIG{signal}: {code} {stderr}");
+        checkExitCode(code);
         Assert.DoesNotContain(execNs, TestNamespace.Run("ip", ["netns", "list"]).Output, StringComparison.Ordinal);
         Assert.DoesNotContain(SwitchyardProcess.Ports(await sy.ShowAsync()), p => p.GetProperty("name").GetString() == execNs);
-
-        (code, _, stderr) = await RunBinaryAsync(sy, "exec", "busybox", "true");
-        Assert.Equal(2, code);
-        Assert.Contains("'--'", stderr, StringComparison.Ordinal);
     }
 
     // Runs the published switchyard binary with stdout kept as bytes (CliAsync returns text).
