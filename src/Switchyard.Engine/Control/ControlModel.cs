@@ -27,7 +27,17 @@ public sealed record ControlResponse(
     IReadOnlyList<FdbRow>? Fdb = null,
     IReadOnlyList<LeaseRow>? Leases = null,
     IReadOnlyList<FlowRow>? Flows = null,
-    IReadOnlyList<ForwardRow>? Forwards = null);
+    IReadOnlyList<ForwardRow>? Forwards = null)
+{
+    /// <summary>
+    /// A streaming command's body (capture, events): after the JSON answer line, the server hands the
+    /// connection's stream to this function and closes the connection when it returns. The token is
+    /// cancelled when the daemon stops; a client that hangs up makes writes fail (IOException).
+    /// Never serialised.
+    /// </summary>
+    [JsonIgnore]
+    public Func<Stream, CancellationToken, Task>? Streaming { get; init; }
+}
 
 public sealed record ShowResult(string RunDirectory, IReadOnlyList<NetworkInfo> Networks);
 

@@ -3,7 +3,8 @@
 // Theory of operation: runs on the thread pool with async sockets (the control plane is not the data
 // path). Each request is turned into a closure posted to the event loop that owns the networks, so
 // the server never touches loop-owned state itself. Requests are capped in size before parsing; a
-// malformed request gets an error response, never a crash.
+// malformed request gets an error response, never a crash. A streaming command (capture, events)
+// answers one JSON line and then owns the connection until it ends or the client hangs up.
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
@@ -123,6 +124,13 @@ public sealed partial class ControlServer : IAsyncDisposable
 
                 ControlResponse response = await HandleLineAsync(buffer.AsMemory(0, newline)).ConfigureAwait(false);
                 await ReplyAsync(stream, response).ConfigureAwait(false);
+                if (response.Streaming is { } body)
+                {
+                    // A streaming command owns the rest of the connection.
+                    await body(stream, stopping.Token).ConfigureAwait(false);
+                    return;
+                }
+
                 buffer.AsSpan(newline + 1, filled - newline - 1).CopyTo(buffer);
                 filled -= newline + 1;
             }
