@@ -117,6 +117,9 @@ public sealed record TopologyConfig
 
     public ImmutableArray<NetworkConfig> Networks { get; }
 
+    /// <summary>Where to serve metrics and the web view (<c>http:</c> in a file, <c>--http</c>); null: not at all.</summary>
+    public IPEndPoint? Http { get; init; }
+
     /// <summary>What runs when no topology is given: network "default" (a learning switch with a NAT
     /// gateway on QEMU's user-networking plan), a stream port on <c>RUNDIR/stream.sock</c> and a
     /// vhost-user port on <c>RUNDIR/vhost-user.sock</c>.</summary>

@@ -8,6 +8,8 @@
 // after a problem, then runs the topology rules (TopologyConfig.Check) on whatever parsed, and
 // throws one ConfigException with every problem, sorted by line:
 //
+//   http: 127.0.0.1:9100       # optional: metrics and the web view (docs/web.md); loopback only
+//                              # unless `switchyard up --http-allow-remote`
 //   networks:
 //     - name: lab              # required
 //       hub: false             # optional
@@ -35,7 +37,7 @@ namespace Switchyard.Engine.Config;
 /// <summary>Reads a <see cref="TopologyConfig"/> from YAML (schema in the file header).</summary>
 public static class TopologyLoader
 {
-    private static readonly string[] RootKeys = ["networks"];
+    private static readonly string[] RootKeys = ["networks", "http"];
     private static readonly string[] NetworkKeys = ["name", "hub", "mac-ageing", "max-macs", "gateway", "ports"];
     private static readonly string[] PortKeys = ["name", "netdev", "vlan", "trunk", "native-vlan"];
 
@@ -160,7 +162,24 @@ public static class TopologyLoader
 
             ImmutableArray<NetworkConfig> result = networks.ToImmutable();
             Check(result, networkOrigin, portOrigins);
-            return errors.Count == 0 ? new TopologyConfig(result) : null;
+            System.Net.IPEndPoint? http = top.TryGetValue("http", out YamlNode? httpNode) ? ReadHttp(httpNode) : null;
+            return errors.Count == 0 ? new TopologyConfig(result) { Http = http } : null;
+        }
+
+        // The HTTP listener's address; whether it may be non-loopback is decided by `up` (--http-allow-remote).
+        private System.Net.IPEndPoint? ReadHttp(YamlNode node)
+        {
+            if (GetString(node, "http") is not { } text)
+            {
+                return null;
+            }
+
+            if (!HttpListen.TryParse(text, out System.Net.IPEndPoint? endpoint, out string? problem))
+            {
+                Error(Line(node), "http", problem!);
+            }
+
+            return endpoint;
         }
 
         // Runs the topology rules, mapping their locations (indexes into what parsed) back to the file.
