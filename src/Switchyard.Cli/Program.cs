@@ -81,7 +81,7 @@ internal static partial class Program
             HelpName = "SPEC",
         };
         var noGateway = new Option<bool>("--no-gateway") { Description = "Start the default network without a NAT gateway (a plain switch)" };
-        var command = new Command("up", "Start the daemon in the foreground and print the QEMU arguments for each network.") { config, verbose, gateway, noGateway };
+        var command = new Command("up", "Start the daemon in the foreground and print the QEMU arguments for each network.") { config, verbose, gateway, noGateway, HttpOption, HttpAllowRemoteOption };
         command.SetAction((r, ct) => UpAsync(r, RunDir(r), r.GetValue(config), r.GetValue(gateway), r.GetValue(noGateway), r.GetValue(verbose), ct));
         return command;
     }
@@ -130,9 +130,11 @@ internal static partial class Program
     private static async Task<int> UpAsync(ParseResult r, string runDir, string? configPath, string? gatewaySpec, bool noGateway, bool verbose, CancellationToken ct)
     {
         TopologyConfig topology;
+        System.Net.IPEndPoint? http;
         try
         {
             topology = BuildTopology(runDir, configPath, gatewaySpec, noGateway);
+            http = HttpEndpoint(r.GetValue(HttpOption), r.GetValue(HttpAllowRemoteOption), topology);
         }
         catch (ConfigException ex)
         {
@@ -169,8 +171,24 @@ internal static partial class Program
 
         await using (daemon.ConfigureAwait(false))
         {
+            (IAsyncDisposable Server, Uri Url)? web = null;
+            try
+            {
+                web = http is null ? null : await StartWebAsync(http, r.GetValue(HttpAllowRemoteOption), daemon, logs, ct).ConfigureAwait(false);
+            }
+            catch (IOException ex)
+            {
+                return Fail(r, ex.Message, 1);
+            }
+
+            await using var webServer = (web?.Server ?? NoWebServer.Instance).ConfigureAwait(false);
             var banner = new StringBuilder();
             banner.AppendLine($"switchyard: run directory {runDir}");
+            if (web is { Url: var url })
+            {
+                banner.AppendLine($"switchyard: web view {url} (metrics: {url}metrics)");
+            }
+
             foreach (string hint in await daemon.QemuHintsAsync().ConfigureAwait(false))
             {
                 banner.AppendLine($"switchyard: {hint}");
