@@ -58,8 +58,11 @@ public sealed partial class WebServer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(loggerFactory);
 
         WebApplicationBuilder builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "switchyard" });
-        builder.Services.AddSingleton(loggerFactory);
-        builder.Services.AddLogging();
+        // ASP.NET Core's own logs go to the daemon's loggers, warnings and up only: at information level
+        // the hosting layer logs every request, and the page asks every second.
+        builder.Services.AddLogging(b => b
+            .AddProvider(new ForwardingLoggerProvider(loggerFactory))
+            .AddFilter("Microsoft", LogLevel.Warning));
         builder.Services.AddRoutingCore();
         builder.WebHost.UseKestrelCore().ConfigureKestrel(o =>
         {
@@ -167,6 +170,17 @@ public sealed partial class WebServer : IAsyncDisposable
 
     [LoggerMessage(EventId = 700, Level = LogLevel.Information, Message = "web view and metrics on {Url} ({Access})")]
     private partial void LogListening(string url, string access);
+
+    /// <summary>Hands ASP.NET Core's loggers out of the daemon's factory (which the caller owns and disposes).</summary>
+    private sealed class ForwardingLoggerProvider(ILoggerFactory factory) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => factory.CreateLogger(categoryName);
+
+        public void Dispose()
+        {
+            // Not ours to dispose.
+        }
+    }
 
     /// <summary>The page's files, embedded in this assembly and read once.</summary>
     private static class Assets
