@@ -85,7 +85,11 @@ function networkView(name) {
   const diagram = el('div', 'diagram');
   const svg = document.createElementNS(SVG, 'svg');
   svg.setAttribute('class', 'edges');
+  // The core row is three columns, so the switch stays centred above the guests: the gateway side
+  // (host network, gateway) to its left, overlays to its right.
   const core = el('div', 'row core');
+  const left = el('div', 'side left');
+  const right = el('div', 'side right');
   const ports = el('div', 'row ports');
   diagram.append(svg, core, ports);
   const tables = el('div', 'tables');
@@ -94,8 +98,8 @@ function networkView(name) {
 
   const sw = el('div', 'node switch');
   sw.dataset.role = 'switch';
-  core.append(sw);
-  v = { section, sub, diagram, svg, core, ports, tables, sw, uplink: null, nodes: new Map(), rates: new Map() };
+  core.append(left, sw, right);
+  v = { section, sub, diagram, svg, core, left, right, ports, tables, sw, uplink: null, nodes: new Map(), rates: new Map() };
   views.set(name, v);
   return v;
 }
@@ -277,10 +281,10 @@ function render(state) {
         wantPorts.push(node);
       }
     }
-    const wantCore = [...gatewaySide, v.sw, ...overlays];
     switchNode(v, n);
     v.sub.textContent = `${n.ports.length} port${n.ports.length === 1 ? '' : 's'} · ${bits(netBps)} through the switch${n.gateway ? ' · gateway ' + n.gateway.host : ' · no gateway'}`;
-    place(v.core, wantCore);
+    place(v.left, gatewaySide);
+    place(v.right, overlays);
     place(v.ports, wantPorts);
     if (wantPorts.length === 0 && !v.ports.querySelector('.empty')) v.ports.append(el('div', 'empty', 'no guests connected'));
     if (wantPorts.length > 0) v.ports.querySelector('.empty')?.remove();
@@ -332,7 +336,7 @@ function drawEdges(v) {
     const rate = v.rates.get(name) || { rxBps: 0, txBps: 0 };
     const n = rect(node);
     const bps = rate.rxBps + rate.txBps;
-    if (node.parentElement === v.core) {
+    if (v.core.contains(node)) {
       const fromRight = n.x > s.x;
       const x1 = fromRight ? s.x + s.w : s.x, x2 = fromRight ? n.x : n.x + n.w;
       edge(`M ${x1} ${s.y + s.h / 2} L ${x2} ${n.y + n.h / 2}`, node.dataset.kind, bps);
