@@ -125,6 +125,29 @@ public sealed partial class WebViewTests(ITestOutputHelper output)
             "the stream port stayed on the page after its guest went away:\n" + await PageTextAsync(browser));
     }
 
+    [Fact]
+    public async Task Up_HttpPortZero_PrintsTheChosenAddressAndServesPageStateAndMetrics()
+    {
+        await using SwitchyardProcess sy = await SwitchyardProcess.StartAsync(extraArgs: ["--http", "127.0.0.1:0"], log: output.WriteLine);
+        Match banner = WebViewBanner().Match(sy.Output);
+        Assert.True(banner.Success, "no web view line in:\n" + sy.Output);
+        var url = new Uri(banner.Groups[1].Value);
+        Assert.NotEqual(0, url.Port);
+        Assert.Equal(url + "metrics", banner.Groups[2].Value);
+
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
+        Assert.Contains("<title>Switchyard</title>", await http.GetStringAsync(url), StringComparison.Ordinal);
+        using JsonDocument state = JsonDocument.Parse(await http.GetStringAsync(new Uri(url, "api/state")));
+        Assert.Equal(sy.RunDirectory, state.RootElement.GetProperty("runDirectory").GetString());
+        using HttpResponseMessage metrics = await http.GetAsync(new Uri(url, "metrics"));
+        Assert.Equal("text/plain; version=0.0.4; charset=utf-8", metrics.Content.Headers.ContentType?.ToString());
+        Assert.Contains("switchyard_ports{network=\"default\",kind=\"gateway\"} 1", await metrics.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+
+        // The listener goes with the daemon.
+        Assert.Equal(0, await sy.StopAsync());
+        await Assert.ThrowsAsync<HttpRequestException>(() => http.GetStringAsync(new Uri(url, "api/state")));
+    }
+
     // udhcpc with the DHCP hostname option, so the lease (and the page) names the guest.
     private static string DhcpWithHostname(string hostname) =>
         $"timeout 25 udhcpc -i eth0 -n -q -t 15 -T 1 -x hostname:{hostname} || {{ echo \"DHCP-FAIL eth0\"; exit {DhcpFailedExitCode}; }}\n";
@@ -140,6 +163,9 @@ public sealed partial class WebViewTests(ITestOutputHelper output)
         string root = GuestImage.FindRepositoryRoot(AppContext.BaseDirectory) ?? throw new InvalidOperationException("no repository root");
         return File.ReadLines(Path.Combine(root, "docs", doc)).Single(l => l.StartsWith(prefix, StringComparison.Ordinal));
     }
+
+    [GeneratedRegex(@"^switchyard: web view (http://127\.0\.0\.1:\d+/) \(metrics: (\S+)\)$", RegexOptions.Multiline)]
+    private static partial Regex WebViewBanner();
 
     [GeneratedRegex(@"^switchyard_port_rx_frames_total\{network=""default"",port=""vhost-user\.1"",kind=""vhost-user""\} (\d+)$", RegexOptions.Multiline)]
     private static partial Regex VhostUserRxFrames();
