@@ -49,6 +49,7 @@ internal static partial class Program
             AttachCommand(),
             ExecCommand(),
             TapsCommand(),
+            EventsCommand(),
         };
         root.SetAction(r =>
         {
@@ -217,21 +218,21 @@ internal static partial class Program
         var vlan = new Option<int?>("--vlan") { Description = "Access port in this VLAN (1-4094; default 1)" };
         var trunk = new Option<string?>("--trunk") { Description = "Trunk port carrying these VLANs tagged, e.g. 10,20,30-40" };
         var native = new Option<int?>("--native-vlan") { Description = "With --trunk: the VLAN that travels untagged" };
-        var add = new Command("add", "Add a port to a running network.") { network, name, spec, vlan, trunk, native };
+        var add = new Command("add", "Add a port to a running network.") { network, name, spec, vlan, trunk, native, JsonOption };
         add.SetAction((r, ct) => ClientAsync(
             r,
             RunDir(r),
             new ControlRequest("port-add", r.GetValue(network), r.GetValue(name), r.GetValue(spec), r.GetValue(vlan), r.GetValue(trunk), r.GetValue(native)),
-            json: false,
+            r.GetValue(JsonOption),
             Tables.Message,
             ct));
 
         var delNetwork = new Argument<string>("network") { Description = "The network" };
         var delName = new Argument<string>("name") { Description = "The port (or listener) name" };
-        var del = new Command("del", "Remove a port (a listener removes all its connections).") { delNetwork, delName };
-        del.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ControlRequest("port-del", r.GetValue(delNetwork), r.GetValue(delName)), json: false, Tables.Message, ct));
+        var del = new Command("del", "Remove a port (a listener removes all its connections).") { delNetwork, delName, JsonOption };
+        del.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ControlRequest("port-del", r.GetValue(delNetwork), r.GetValue(delName)), r.GetValue(JsonOption), Tables.Message, ct));
 
-        return new Command("port", "Add or remove ports at run time.") { add, del };
+        return new Command("port", "Add, change or remove ports at run time.") { add, PortSetCommand(), del };
     }
 
     private static Command LeasesCommand()

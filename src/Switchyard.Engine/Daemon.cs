@@ -55,7 +55,7 @@ public sealed partial class Daemon : IAsyncDisposable
             {
                 foreach (NetworkConfig config in options.Topology.Networks)
                 {
-                    var network = new Network(config, daemon.loop, options.LoggerFactory.CreateLogger($"switchyard.{config.Name}"));
+                    var network = new Network(config, daemon.loop, options.LoggerFactory.CreateLogger($"switchyard.{config.Name}"), daemon.Events);
                     network.Start();
                     daemon.networks.Add(network);
                 }
@@ -114,13 +114,15 @@ public sealed partial class Daemon : IAsyncDisposable
             "forward-list" => loop.InvokeAsync(() => new ControlResponse(true, Forwards: ForwardList(request.Network))),
             "forward-add" => ForwardAddAsync(request),
             "forward-del" => ForwardDelAsync(request),
+            "port-set" => loop.InvokeAsync(() => PortSet(request)),
+            "events" => loop.InvokeAsync(() => EventsStream(request)),
             _ => Task.FromResult(new ControlResponse(false, $"unknown command '{request.Command}' (known: {string.Join(", ", Commands)})")),
         };
     }
 
     /// <summary>Every command <see cref="HandleAsync"/> answers.</summary>
     public static IReadOnlyList<string> Commands { get; } =
-        ["show", "fdb", "port-add", "port-del", "leases", "flows", "forward-list", "forward-add", "forward-del"];
+        ["show", "fdb", "port-add", "port-del", "leases", "flows", "forward-list", "forward-add", "forward-del", "port-set", "events"];
 
     public async ValueTask DisposeAsync()
     {
@@ -174,7 +176,7 @@ public sealed partial class Daemon : IAsyncDisposable
                 .Select(a => new AttachmentInfo(a.Name, a.Config.Netdev.ToString(), a.Config.Vlan.ToString() ?? "", a.Describe()))
                 .ToList();
             var ports = n.Switch.Ports
-                .Select(p => new PortInfo(p.Name, p.Kind, p.Peer, n.Switch.MembershipOf(p).ToString(), p.Counters.RxFrames, p.Counters.RxBytes, p.Counters.TxFrames, p.Counters.TxBytes, DropsOf(p.Counters)))
+                .Select(p => new PortInfo(p.Name, p.Kind, p.Peer, n.Switch.MembershipOf(p).ToString(), p.Counters.RxFrames, p.Counters.RxBytes, p.Counters.TxFrames, p.Counters.TxBytes, DropsOf(p.Counters), n.Switch.IsLinkUp(p)))
                 .ToList();
             SwitchCounters c = n.Switch.Counters;
             var counters = new Dictionary<string, long>(StringComparer.Ordinal)

@@ -17,7 +17,8 @@ public sealed record ControlRequest(
     int? NativeVlan = null,
     string? Rule = null,
     string? Protocol = null,
-    int? HostPort = null);
+    int? HostPort = null,
+    string? Link = null);
 
 public sealed record ControlResponse(
     bool Ok,
@@ -89,7 +90,8 @@ public sealed record PortInfo(
     long RxBytes,
     long TxFrames,
     long TxBytes,
-    IReadOnlyDictionary<string, long> Drops);
+    IReadOnlyDictionary<string, long> Drops,
+    bool LinkUp = true);
 
 public sealed record FdbRow(string Network, int Vlan, string Mac, string Port, double AgeSeconds);
 
