@@ -76,14 +76,17 @@ internal static partial class Program
     {
         var config = new Option<string?>("--config", "-c") { Description = "A YAML topology file (default: one network 'default' with DIR/stream.sock)" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug detail" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "Log only warnings and errors" };
+        var logFormat = new Option<string>("--log-format") { Description = "Log lines as text, or as JSON objects (one per line, with the message's fields)", DefaultValueFactory = _ => "text", HelpName = "text|json" };
+        logFormat.AcceptOnlyFromAmong("text", "json");
         var gateway = new Option<string?>("--gateway")
         {
             Description = "The default network's NAT gateway in QEMU's -netdev user words, e.g. 'user,net=10.0.3.0/24,hostfwd=tcp:127.0.0.1:2222-:22' (docs/gateway.md)",
             HelpName = "SPEC",
         };
         var noGateway = new Option<bool>("--no-gateway") { Description = "Start the default network without a NAT gateway (a plain switch)" };
-        var command = new Command("up", "Start the daemon in the foreground and print the QEMU arguments for each network.") { config, verbose, gateway, noGateway };
-        command.SetAction((r, ct) => UpAsync(r, RunDir(r), r.GetValue(config), r.GetValue(gateway), r.GetValue(noGateway), r.GetValue(verbose), ct));
+        var command = new Command("up", "Start the daemon in the foreground and print the QEMU arguments for each network.") { config, verbose, quiet, logFormat, gateway, noGateway };
+        command.SetAction((r, ct) => UpAsync(r, RunDir(r), r.GetValue(config), r.GetValue(gateway), r.GetValue(noGateway), LogSetup.Level(r.GetValue(verbose), r.GetValue(quiet)), r.GetValue(logFormat) == "json", ct));
         return command;
     }
 
@@ -128,7 +131,7 @@ internal static partial class Program
         return new TopologyConfig([.. topology.Networks.Select(n => n.Name == Defaults.NetworkName ? n with { Gateway = options } : n)]);
     }
 
-    private static async Task<int> UpAsync(ParseResult r, string runDir, string? configPath, string? gatewaySpec, bool noGateway, bool verbose, CancellationToken ct)
+    private static async Task<int> UpAsync(ParseResult r, string runDir, string? configPath, string? gatewaySpec, bool noGateway, LogLevel logLevel, bool jsonLogs, CancellationToken ct)
     {
         TopologyConfig topology;
         try
@@ -140,15 +143,7 @@ internal static partial class Program
             return Fail(r, ex.Message, 2);
         }
 
-        using ILoggerFactory logs = LoggerFactory.Create(b => b
-            .SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Information)
-            .AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss.fff ";
-                o.ColorBehavior = LoggerColorBehavior.Disabled;
-            })
-            .AddFilter<ConsoleLoggerProvider>(null, verbose ? LogLevel.Debug : LogLevel.Information));
+        using ILoggerFactory logs = LogSetup.CreateFactory(logLevel, jsonLogs);
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
