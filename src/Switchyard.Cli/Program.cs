@@ -33,7 +33,11 @@ internal static partial class Program
 
     /// <summary>Runs the CLI with <paramref name="args"/>; output and errors go to the writers of
     /// <paramref name="configuration"/> (the console by default), so tests can run verbs in-process.</summary>
-    internal static async Task<int> RunAsync(string[] args, InvocationConfiguration? configuration = null)
+    internal static async Task<int> RunAsync(string[] args, InvocationConfiguration? configuration = null) =>
+        await BuildRoot().Parse(args).InvokeAsync(configuration ?? new InvocationConfiguration()).ConfigureAwait(false);
+
+    /// <summary>The whole command tree; tests parse documented command lines against it.</summary>
+    internal static RootCommand BuildRoot()
     {
         var root = new RootCommand("Switchyard: the host side of virtual-machine networking (switch, NAT gateway, vhost-user back-end, QEMU stream/socket/dgram peers).")
         {
@@ -63,7 +67,7 @@ internal static partial class Program
             Err(r).WriteLine("switchyard: a command is required (try 'switchyard up', or 'switchyard --help')");
             return 2;
         });
-        return await root.Parse(args).InvokeAsync(configuration ?? new InvocationConfiguration()).ConfigureAwait(false);
+        return root;
     }
 
     private static TextWriter Out(ParseResult r) => r.InvocationConfiguration.Output;
