@@ -132,6 +132,27 @@ public sealed class TopologyCliTests : IAsyncLifetime
         Assert.Contains("nope.yaml: cannot read the configuration file", error, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Check_TapNameOfAnInterfaceThatIsNotATap_AndForwardOnAListenersPort_Reported()
+    {
+        await File.WriteAllTextAsync(TopologyFile, """
+            networks:
+              - name: lab
+                gateway: "user,hostfwd=tcp:127.0.0.1:5555-:22"
+                ports:
+                  - name: up
+                    netdev: "tap,ifname=lo"
+                  - name: tcp
+                    netdev: "socket,listen=127.0.0.1:5555"
+            """);
+
+        (int code, _, string error) = await Run("check", "-c", TopologyFile);
+
+        Assert.Equal(1, code);
+        Assert.Contains($"{TopologyFile}:6: networks[0].ports[0].netdev: interface 'lo' exists on this host and is not a tap", error, StringComparison.Ordinal);
+        Assert.Contains($"{TopologyFile}:3: networks[0].gateway.hostfwd: forward tcp:127.0.0.1:5555-:22 needs host tcp port 127.0.0.1:5555 which stream listener 127.0.0.1:5555", error, StringComparison.Ordinal);
+    }
+
     // ---- reload ----
 
     [Fact]
@@ -267,6 +288,28 @@ public sealed class TopologyCliTests : IAsyncLifetime
         Assert.Contains("network lab: recreated gateway (options mtu 1500 -> 1400", output, StringComparison.Ordinal);
         ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ControlRequest("show"));
         Assert.Equal(1400, Assert.Single(show.Show!.Networks).Gateway!.Mtu);
+    }
+
+    [Fact]
+    public async Task Reload_HubChanged_RecreatesTheNetworkAndKeepsRunTimePorts()
+    {
+        await StartAsync();
+        Assert.Equal(0, (await Run("port", "add", "lab", "mine", $"stream,addr.type=unix,addr.path={dir}/mine.sock,server=on")).Code);
+        Socket a = await ConnectAsync("guests.sock");
+        await WaitForPortsAsync("guests.1");
+        await File.WriteAllTextAsync(TopologyFile, (await File.ReadAllTextAsync(TopologyFile)).Replace("  - name: lab\n", "  - name: lab\n    hub: true\n", StringComparison.Ordinal));
+
+        (int code, string output, string error) = await Run("reload");
+
+        Assert.True(code == 0, error);
+        Assert.Contains("network lab: recreated (hub off -> on; its ports were reopened and their guests must reconnect)", output, StringComparison.Ordinal);
+        Assert.Contains("network lab: kept port mine (added at run time, not in the file)", output, StringComparison.Ordinal);
+        ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ControlRequest("show"));
+        NetworkInfo lab = Assert.Single(show.Show!.Networks);
+        Assert.True(lab.Hub);
+        Assert.Equal(new[] { "guests", "mine" }, lab.Attachments.Select(x => x.Name).Order());
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        Assert.Equal(0, await a.ReceiveAsync(new byte[16], SocketFlags.None, timeout.Token)); // Its guest must reconnect.
     }
 
     [Fact]
