@@ -54,6 +54,7 @@ internal static partial class Program
             ExecCommand(),
             TapsCommand(),
             EventsCommand(),
+            CheckCommand(), ReloadCommand(), QemuArgsCommand(),
         };
         root.SetAction(r =>
         {
@@ -112,7 +113,7 @@ internal static partial class Program
         {
             try
             {
-                return TopologyLoader.LoadFile(configPath);
+                return TopologyLoader.LoadFile(configPath, hostChecks: true);
             }
             catch (ConfigException ex)
             {
@@ -156,7 +157,7 @@ internal static partial class Program
         Daemon daemon;
         try
         {
-            daemon = await Daemon.StartAsync(new DaemonOptions(runDir, topology, logs)).ConfigureAwait(false);
+            daemon = await Daemon.StartAsync(new DaemonOptions(runDir, topology, logs, ConfigPath: configPath)).ConfigureAwait(false);
         }
         catch (ConfigException ex)
         {
@@ -169,6 +170,7 @@ internal static partial class Program
 
         await using (daemon.ConfigureAwait(false))
         {
+            using PosixSignalRegistration sighup = ReloadOnHangup(daemon);
             var banner = new StringBuilder();
             banner.AppendLine($"switchyard: run directory {runDir}");
             foreach (string hint in await daemon.QemuHintsAsync().ConfigureAwait(false))

@@ -19,7 +19,7 @@ using Switchyard.UserNet;
 
 namespace Switchyard.Engine;
 
-public sealed record DaemonOptions(string RunDirectory, TopologyConfig Topology, ILoggerFactory LoggerFactory, TimeProvider? Clock = null);
+public sealed record DaemonOptions(string RunDirectory, TopologyConfig Topology, ILoggerFactory LoggerFactory, TimeProvider? Clock = null, string? ConfigPath = null);
 
 public sealed partial class Daemon : IAsyncDisposable
 {
@@ -36,6 +36,7 @@ public sealed partial class Daemon : IAsyncDisposable
         loggerFactory = options.LoggerFactory;
         logger = options.LoggerFactory.CreateLogger("switchyard");
         loop = new EpollLoop("switchyard-loop", options.Clock ?? TimeProvider.System, options.LoggerFactory.CreateLogger("switchyard.loop"));
+        InitReload(options);
     }
 
     public string RunDirectory { get; }
@@ -116,13 +117,15 @@ public sealed partial class Daemon : IAsyncDisposable
             "forward-del" => ForwardDelAsync(request),
             "port-set" => loop.InvokeAsync(() => PortSet(request)),
             "events" => loop.InvokeAsync(() => EventsStream(request)),
+            "reload" => ReloadAsync(),
+            "qemu-args" => loop.InvokeAsync(() => QemuArgsOnLoop(request)),
             _ => Task.FromResult(new ControlResponse(false, $"unknown command '{request.Command}' (known: {string.Join(", ", Commands)})")),
         };
     }
 
     /// <summary>Every command <see cref="HandleAsync"/> answers.</summary>
     public static IReadOnlyList<string> Commands { get; } =
-        ["show", "fdb", "port-add", "port-del", "leases", "flows", "forward-list", "forward-add", "forward-del", "port-set", "events"];
+        ["show", "fdb", "port-add", "port-del", "leases", "flows", "forward-list", "forward-add", "forward-del", "port-set", "events", "reload", "qemu-args"];
 
     public async ValueTask DisposeAsync()
     {

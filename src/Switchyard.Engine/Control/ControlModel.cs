@@ -18,7 +18,11 @@ public sealed record ControlRequest(
     string? Rule = null,
     string? Protocol = null,
     int? HostPort = null,
-    string? Link = null);
+    string? Link = null,
+    string? Kind = null,
+    int? Queues = null,
+    string? Memory = null,
+    string? Port = null);
 
 public sealed record ControlResponse(
     bool Ok,
@@ -28,7 +32,9 @@ public sealed record ControlResponse(
     IReadOnlyList<FdbRow>? Fdb = null,
     IReadOnlyList<LeaseRow>? Leases = null,
     IReadOnlyList<FlowRow>? Flows = null,
-    IReadOnlyList<ForwardRow>? Forwards = null)
+    IReadOnlyList<ForwardRow>? Forwards = null,
+    IReadOnlyList<string>? Changes = null,
+    IReadOnlyList<string>? QemuArgs = null)
 {
     /// <summary>
     /// A streaming command's body (capture, events): after the JSON answer line, the server hands the
