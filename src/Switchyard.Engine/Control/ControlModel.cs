@@ -17,7 +17,12 @@ public sealed record ControlRequest(
     int? NativeVlan = null,
     string? Rule = null,
     string? Protocol = null,
-    int? HostPort = null);
+    int? HostPort = null,
+    string? Link = null,
+    string? Kind = null,
+    int? Queues = null,
+    string? Memory = null,
+    string? Port = null);
 
 public sealed record ControlResponse(
     bool Ok,
@@ -27,7 +32,9 @@ public sealed record ControlResponse(
     IReadOnlyList<FdbRow>? Fdb = null,
     IReadOnlyList<LeaseRow>? Leases = null,
     IReadOnlyList<FlowRow>? Flows = null,
-    IReadOnlyList<ForwardRow>? Forwards = null)
+    IReadOnlyList<ForwardRow>? Forwards = null,
+    IReadOnlyList<string>? Changes = null,
+    IReadOnlyList<string>? QemuArgs = null)
 {
     /// <summary>
     /// A streaming command's body (capture, events): after the JSON answer line, the server hands the
@@ -89,7 +96,8 @@ public sealed record PortInfo(
     long RxBytes,
     long TxFrames,
     long TxBytes,
-    IReadOnlyDictionary<string, long> Drops);
+    IReadOnlyDictionary<string, long> Drops,
+    bool LinkUp = true);
 
 public sealed record FdbRow(string Network, int Vlan, string Mac, string Port, double AgeSeconds);
 
