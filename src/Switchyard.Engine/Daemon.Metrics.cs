@@ -149,7 +149,7 @@ public sealed partial class Daemon
         PortCounters c = p.Counters;
         return new PortSnapshot(
             p.Name, p.Kind, p.Peer, n.Switch.MembershipOf(p).ToString() ?? string.Empty, c.RxFrames, c.RxBytes, c.TxFrames, c.TxBytes, AllDrops(c),
-            macs, addresses, hostnames, queues, features);
+            macs, addresses, hostnames, queues, features, n.Switch.IsLinkUp(p));
     }
 
     private GatewaySnapshot SnapshotGateway(string network, NatGateway g, IReadOnlyList<LeaseInfo> leases, DateTimeOffset now)

@@ -94,6 +94,15 @@ internal static class MetricsRenderer
             }
         }
 
+        w.Family("switchyard_port_link_up", MetricType.Gauge, "1 when the port's link is up, 0 while it is set down (switchyard port set --link down).");
+        foreach (NetworkSnapshot n in s.Networks)
+        {
+            foreach (PortSnapshot p in n.Ports)
+            {
+                w.Sample(p.LinkUp ? 1 : 0, ("network", n.Name), ("port", p.Name), ("kind", p.Kind));
+            }
+        }
+
         PortCounter(w, s, "switchyard_port_rx_frames_total", "Frames the port received from its peer (into the switch).", p => p.RxFrames);
         PortCounter(w, s, "switchyard_port_rx_bytes_total", "Bytes the port received from its peer (into the switch).", p => p.RxBytes);
         PortCounter(w, s, "switchyard_port_tx_frames_total", "Frames the port sent to its peer (out of the switch).", p => p.TxFrames);

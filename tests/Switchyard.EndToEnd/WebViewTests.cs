@@ -123,6 +123,14 @@ public sealed partial class WebViewTests(ITestOutputHelper output)
         Assert.True(
             await browser.WaitForAsync("document.querySelector('[data-port][data-kind=\"stream\"]') === null && document.querySelector('[data-port][data-kind=\"vhost-user\"]') !== null", PageTimeout),
             "the stream port stayed on the page after its guest went away:\n" + await PageTextAsync(browser));
+
+        // A port set down is marked on the page, and cleared when it is set up again.
+        Assert.Equal(0, (await sy.CliAsync("port", "set", "default", "vhost-user.1", "--link", "down")).ExitCode);
+        Assert.True(
+            await browser.WaitForAsync("document.querySelector('[data-port=\"vhost-user.1\"][data-link=\"down\"] .linkdown')?.textContent === 'link down'", PageTimeout),
+            "the page never marked vhost-user.1 link down:\n" + await PageTextAsync(browser));
+        Assert.Equal(0, (await sy.CliAsync("port", "set", "default", "vhost-user.1", "--link", "up")).ExitCode);
+        Assert.True(await browser.WaitForAsync("document.querySelector('[data-port=\"vhost-user.1\"][data-link=\"up\"]') !== null", PageTimeout));
     }
 
     [Fact]

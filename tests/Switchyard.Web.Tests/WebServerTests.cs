@@ -152,6 +152,28 @@ public sealed class WebServerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PortSetLinkDown_ShowsInMetricsAndState_AndUpAgain()
+    {
+        using Socket a = ConnectStream();
+        await WaitForPortsAsync(2);
+        ControlResponse down = await Sy.HandleAsync(new ControlRequest("port-set", "default", "stream.1", Link: "down"));
+        Assert.True(down.Ok, down.Error);
+
+        PrometheusText metrics = PrometheusText.Parse(await http.GetStringAsync(new Uri(Url, "metrics")));
+        Assert.Equal(0, Value(metrics, "switchyard_port_link_up", "stream.1"));
+        Assert.Equal(1, Value(metrics, "switchyard_port_link_up", "gateway"));
+        using (JsonDocument state = JsonDocument.Parse(await http.GetStringAsync(new Uri(Url, "api/state"))))
+        {
+            JsonElement port = state.RootElement.GetProperty("networks")[0].GetProperty("ports").EnumerateArray().Single(p => p.GetProperty("name").GetString() == "stream.1");
+            Assert.False(port.GetProperty("linkUp").GetBoolean());
+        }
+
+        Assert.True((await Sy.HandleAsync(new ControlRequest("port-set", "default", "stream.1", Link: "up"))).Ok);
+        metrics = PrometheusText.Parse(await http.GetStringAsync(new Uri(Url, "metrics")));
+        Assert.Equal(1, Value(metrics, "switchyard_port_link_up", "stream.1"));
+    }
+
+    [Fact]
     public async Task Page_IsSelfContained_WithItsScriptAndStyleFromTheSameListener()
     {
         using HttpResponseMessage page = await http.GetAsync(Url);

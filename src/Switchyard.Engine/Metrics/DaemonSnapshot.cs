@@ -32,7 +32,7 @@ public sealed record NetworkSnapshot(
 /// <summary>One port on a network's switch. <c>Macs</c> are the addresses the switch learned on it;
 /// <c>Addresses</c> and <c>Hostnames</c> come from the gateway's DHCP leases of those MACs (for the
 /// gateway's own port: its MAC and addresses). <c>Queues</c> and <c>Features</c> are set for
-/// vhost-user ports only.</summary>
+/// vhost-user ports only. <c>LinkUp</c> is false while the port is set down (<c>port set --link down</c>).</summary>
 public sealed record PortSnapshot(
     string Name,
     string Kind,
@@ -47,7 +47,8 @@ public sealed record PortSnapshot(
     IReadOnlyList<string> Addresses,
     IReadOnlyList<string> Hostnames,
     IReadOnlyList<QueueSnapshot>? Queues = null,
-    ulong? Features = null);
+    ulong? Features = null,
+    bool LinkUp = true);
 
 /// <summary>One vhost-user ring the front-end started or enabled (see Switchyard.Ports.VhostUser.VhostUserQueueState).</summary>
 public sealed record QueueSnapshot(int Index, string Direction, bool Started, bool Enabled, int Size, int NextAvail, int UsedIdx, bool Broken);

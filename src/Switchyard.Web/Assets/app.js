@@ -146,6 +146,8 @@ function portNode(v, port, rate) {
   grid.title = 'in: frames from the peer into the switch; out: frames from the switch to the peer';
   node.append(grid);
   node.dataset.active = total > 0 ? 'true' : 'false';
+  node.dataset.link = port.linkUp === false ? 'down' : 'up';
+  if (port.linkUp === false) title.append(el('span', 'linkdown', 'link down'));
 
   if (port.queues && port.queues.length) {
     const q = el('div', 'queues');
