@@ -49,6 +49,7 @@ internal static partial class Program
             AttachCommand(),
             ExecCommand(),
             TapsCommand(),
+            CaptureCommand(),
         };
         root.SetAction(r =>
         {

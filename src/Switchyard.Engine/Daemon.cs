@@ -114,13 +114,14 @@ public sealed partial class Daemon : IAsyncDisposable
             "forward-list" => loop.InvokeAsync(() => new ControlResponse(true, Forwards: ForwardList(request.Network))),
             "forward-add" => ForwardAddAsync(request),
             "forward-del" => ForwardDelAsync(request),
+            "capture" or "capture-stats" => CaptureCommandAsync(request),
             _ => Task.FromResult(new ControlResponse(false, $"unknown command '{request.Command}' (known: {string.Join(", ", Commands)})")),
         };
     }
 
     /// <summary>Every command <see cref="HandleAsync"/> answers.</summary>
     public static IReadOnlyList<string> Commands { get; } =
-        ["show", "fdb", "port-add", "port-del", "leases", "flows", "forward-list", "forward-add", "forward-del"];
+        ["show", "fdb", "port-add", "port-del", "leases", "flows", "forward-list", "forward-add", "forward-del", "capture", "capture-stats"];
 
     public async ValueTask DisposeAsync()
     {
@@ -192,6 +193,7 @@ public sealed partial class Daemon : IAsyncDisposable
                 ["software_segmented_frames"] = c.SoftwareSegmentedFrames,
                 ["software_segments"] = c.SoftwareSegments,
                 ["gso_frames_passed"] = c.GsoFramesPassed,
+                ["capture_dropped"] = c.CaptureDropped,
                 ["ports_closed_by_peer"] = n.PortsClosedByPeer,
             };
             GatewayInfo? gateway = n.Gateway is { } g ? DescribeGateway(g) : null;

@@ -17,7 +17,12 @@ public sealed record ControlRequest(
     int? NativeVlan = null,
     string? Rule = null,
     string? Protocol = null,
-    int? HostPort = null);
+    int? HostPort = null,
+    string? Target = null,
+    long? Count = null,
+    double? Duration = null,
+    int? Snaplen = null,
+    int? CaptureId = null);
 
 public sealed record ControlResponse(
     bool Ok,
@@ -27,7 +32,8 @@ public sealed record ControlResponse(
     IReadOnlyList<FdbRow>? Fdb = null,
     IReadOnlyList<LeaseRow>? Leases = null,
     IReadOnlyList<FlowRow>? Flows = null,
-    IReadOnlyList<ForwardRow>? Forwards = null)
+    IReadOnlyList<ForwardRow>? Forwards = null,
+    CaptureInfo? Capture = null)
 {
     /// <summary>
     /// A streaming command's body (capture, events): after the JSON answer line, the server hands the
