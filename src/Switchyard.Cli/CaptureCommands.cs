@@ -11,6 +11,7 @@
 // tcpdump. stdout carries nothing but pcap bytes, and is refused when it is a terminal.
 using System.CommandLine;
 using System.Globalization;
+using System.Numerics;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using Switchyard.Core.Capture;
@@ -37,17 +38,17 @@ internal static partial class Program
             HelpName = "FILE",
             Description = "Write the pcap to FILE, e.g. -w guest.pcap (a valid file even when stopped by Ctrl-C); '-' or no -w: standard output, e.g. '| tshark -r -'",
         };
-        var count = new Option<long?>("--count", "-c")
+        var count = new Option<string?>("--count", "-c")
         {
             HelpName = "N",
             Description = "Stop after N frames, e.g. --count 100 (default: no limit)",
         };
-        var duration = new Option<double?>("--duration", "-d")
+        var duration = new Option<string?>("--duration", "-d")
         {
             HelpName = "S",
             Description = "Stop after S seconds, e.g. --duration 10 or --duration 0.5 (default: until Ctrl-C)",
         };
-        var snaplen = new Option<int?>("--snaplen", "-s")
+        var snaplen = new Option<string?>("--snaplen", "-s")
         {
             HelpName = "BYTES",
             Description = $"Keep at most BYTES of each frame, e.g. --snaplen 128 for headers only; the original length is kept (default and most: {Pcap.DefaultSnapLength})",
@@ -70,11 +71,48 @@ internal static partial class Program
         {
             target, write, count, duration, snaplen, network, port,
         };
-        command.SetAction((r, ct) => CaptureAsync(
-            r,
-            new CaptureArguments(r.GetValue(target), r.GetValue(network), r.GetValue(port), r.GetValue(write), r.GetValue(count), r.GetValue(duration), r.GetValue(snaplen)),
-            ct));
+
+        // Numbers and stray words are checked here rather than by the parser, so that they are usage
+        // errors (exit code 2) with a message that says what is expected.
+        command.TreatUnmatchedTokensAsErrors = false;
+        command.SetAction((r, ct) =>
+        {
+            if (r.UnmatchedTokens.Count > 0)
+            {
+                return Task.FromResult(Fail(r, $"unexpected argument '{r.UnmatchedTokens[0]}' (see 'switchyard capture --help')", 2));
+            }
+
+            if (!TryParseNumber(r.GetValue(count), "--count", "a whole number of frames, e.g. --count 100", out long? frames, out string? error)
+                || !TryParseNumber(r.GetValue(duration), "--duration", "seconds, e.g. --duration 10 or --duration 0.5", out double? seconds, out error)
+                || !TryParseNumber(r.GetValue(snaplen), "--snaplen", "a number of bytes, e.g. --snaplen 128", out int? bytes, out error))
+            {
+                return Task.FromResult(Fail(r, error!, 2));
+            }
+
+            return CaptureAsync(r, new CaptureArguments(r.GetValue(target), r.GetValue(network), r.GetValue(port), r.GetValue(write), frames, seconds, bytes), ct);
+        });
         return command;
+    }
+
+    private static bool TryParseNumber<T>(string? text, string option, string expected, out T? value, out string? error)
+        where T : struct, INumber<T>
+    {
+        value = null;
+        error = null;
+        if (text is null)
+        {
+            return true;
+        }
+
+        NumberStyles style = typeof(T) == typeof(double) ? NumberStyles.Float : NumberStyles.Integer;
+        if (T.TryParse(text, style, CultureInfo.InvariantCulture, out T parsed))
+        {
+            value = parsed;
+            return true;
+        }
+
+        error = $"{option} takes {expected}; '{text}' is not one";
+        return false;
     }
 
     /// <summary>The request a capture command line makes, or a usage error (exit code 2).</summary>

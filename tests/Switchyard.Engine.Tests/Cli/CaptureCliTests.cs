@@ -58,6 +58,10 @@ public sealed class CaptureCliTests : IAsyncLifetime
     [InlineData(new[] { "stream.1", "--count", "0" }, "--count must be 1 or more")]
     [InlineData(new[] { "stream.1", "--duration", "0" }, "--duration must be more than 0 seconds")]
     [InlineData(new[] { "stream.1", "--snaplen", "300000" }, "--snaplen must be 1 to 262144")]
+    [InlineData(new[] { "stream.1", "--count", "ten" }, "--count takes a whole number of frames, e.g. --count 100; 'ten' is not one")]
+    [InlineData(new[] { "stream.1", "--duration", "1,5" }, "--duration takes seconds, e.g. --duration 10 or --duration 0.5; '1,5' is not one")]
+    [InlineData(new[] { "stream.1", "stream.2" }, "unexpected argument 'stream.2'")]
+    [InlineData(new[] { "stream.1", "--bogus" }, "unexpected argument '--bogus'")]
     public async Task Capture_UsageError_Exit2WithTheRule(string[] args, string message)
     {
         (int code, _, string error) = await Run(["capture", .. args, "-w", Path.Combine(runDir, "x.pcap")]);
