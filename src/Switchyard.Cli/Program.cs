@@ -33,7 +33,11 @@ internal static partial class Program
 
     /// <summary>Runs the CLI with <paramref name="args"/>; output and errors go to the writers of
     /// <paramref name="configuration"/> (the console by default), so tests can run verbs in-process.</summary>
-    internal static async Task<int> RunAsync(string[] args, InvocationConfiguration? configuration = null)
+    internal static async Task<int> RunAsync(string[] args, InvocationConfiguration? configuration = null) =>
+        await BuildRoot().Parse(args).InvokeAsync(configuration ?? new InvocationConfiguration()).ConfigureAwait(false);
+
+    /// <summary>The whole command tree; tests parse documented command lines against it.</summary>
+    internal static RootCommand BuildRoot()
     {
         var root = new RootCommand("Switchyard: the host side of virtual-machine networking (switch, NAT gateway, vhost-user back-end, QEMU stream/socket/dgram peers).")
         {
@@ -49,6 +53,8 @@ internal static partial class Program
             AttachCommand(),
             ExecCommand(),
             TapsCommand(),
+            EventsCommand(),
+            CheckCommand(), ReloadCommand(), QemuArgsCommand(),
             CaptureCommand(),
         };
         root.SetAction(r =>
@@ -63,7 +69,7 @@ internal static partial class Program
             Err(r).WriteLine("switchyard: a command is required (try 'switchyard up', or 'switchyard --help')");
             return 2;
         });
-        return await root.Parse(args).InvokeAsync(configuration ?? new InvocationConfiguration()).ConfigureAwait(false);
+        return root;
     }
 
     private static TextWriter Out(ParseResult r) => r.InvocationConfiguration.Output;
@@ -76,14 +82,17 @@ internal static partial class Program
     {
         var config = new Option<string?>("--config", "-c") { Description = "A YAML topology file (default: one network 'default' with DIR/stream.sock)" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug detail" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "Log only warnings and errors" };
+        var logFormat = new Option<string>("--log-format") { Description = "Log lines as text, or as JSON objects (one per line, with the message's fields)", DefaultValueFactory = _ => "text", HelpName = "text|json" };
+        logFormat.AcceptOnlyFromAmong("text", "json");
         var gateway = new Option<string?>("--gateway")
         {
             Description = "The default network's NAT gateway in QEMU's -netdev user words, e.g. 'user,net=10.0.3.0/24,hostfwd=tcp:127.0.0.1:2222-:22' (docs/gateway.md)",
             HelpName = "SPEC",
         };
         var noGateway = new Option<bool>("--no-gateway") { Description = "Start the default network without a NAT gateway (a plain switch)" };
-        var command = new Command("up", "Start the daemon in the foreground and print the QEMU arguments for each network.") { config, verbose, gateway, noGateway };
-        command.SetAction((r, ct) => UpAsync(r, RunDir(r), r.GetValue(config), r.GetValue(gateway), r.GetValue(noGateway), r.GetValue(verbose), ct));
+        var command = new Command("up", "Start the daemon in the foreground and print the QEMU arguments for each network.") { config, verbose, quiet, logFormat, gateway, noGateway };
+        command.SetAction((r, ct) => UpAsync(r, RunDir(r), r.GetValue(config), r.GetValue(gateway), r.GetValue(noGateway), LogSetup.Level(r.GetValue(verbose), r.GetValue(quiet)), r.GetValue(logFormat) == "json", ct));
         return command;
     }
 
@@ -105,7 +114,7 @@ internal static partial class Program
         {
             try
             {
-                return TopologyLoader.LoadFile(configPath);
+                return TopologyLoader.LoadFile(configPath, hostChecks: true);
             }
             catch (ConfigException ex)
             {
@@ -128,7 +137,7 @@ internal static partial class Program
         return new TopologyConfig([.. topology.Networks.Select(n => n.Name == Defaults.NetworkName ? n with { Gateway = options } : n)]);
     }
 
-    private static async Task<int> UpAsync(ParseResult r, string runDir, string? configPath, string? gatewaySpec, bool noGateway, bool verbose, CancellationToken ct)
+    private static async Task<int> UpAsync(ParseResult r, string runDir, string? configPath, string? gatewaySpec, bool noGateway, LogLevel logLevel, bool jsonLogs, CancellationToken ct)
     {
         TopologyConfig topology;
         try
@@ -140,15 +149,7 @@ internal static partial class Program
             return Fail(r, ex.Message, 2);
         }
 
-        using ILoggerFactory logs = LoggerFactory.Create(b => b
-            .SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Information)
-            .AddSimpleConsole(o =>
-            {
-                o.SingleLine = true;
-                o.TimestampFormat = "HH:mm:ss.fff ";
-                o.ColorBehavior = LoggerColorBehavior.Disabled;
-            })
-            .AddFilter<ConsoleLoggerProvider>(null, verbose ? LogLevel.Debug : LogLevel.Information));
+        using ILoggerFactory logs = LogSetup.CreateFactory(logLevel, jsonLogs);
 
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
@@ -157,7 +158,7 @@ internal static partial class Program
         Daemon daemon;
         try
         {
-            daemon = await Daemon.StartAsync(new DaemonOptions(runDir, topology, logs)).ConfigureAwait(false);
+            daemon = await Daemon.StartAsync(new DaemonOptions(runDir, topology, logs, ConfigPath: configPath)).ConfigureAwait(false);
         }
         catch (ConfigException ex)
         {
@@ -170,6 +171,7 @@ internal static partial class Program
 
         await using (daemon.ConfigureAwait(false))
         {
+            using PosixSignalRegistration sighup = ReloadOnHangup(daemon);
             var banner = new StringBuilder();
             banner.AppendLine($"switchyard: run directory {runDir}");
             foreach (string hint in await daemon.QemuHintsAsync().ConfigureAwait(false))
@@ -218,21 +220,21 @@ internal static partial class Program
         var vlan = new Option<int?>("--vlan") { Description = "Access port in this VLAN (1-4094; default 1)" };
         var trunk = new Option<string?>("--trunk") { Description = "Trunk port carrying these VLANs tagged, e.g. 10,20,30-40" };
         var native = new Option<int?>("--native-vlan") { Description = "With --trunk: the VLAN that travels untagged" };
-        var add = new Command("add", "Add a port to a running network.") { network, name, spec, vlan, trunk, native };
+        var add = new Command("add", "Add a port to a running network.") { network, name, spec, vlan, trunk, native, JsonOption };
         add.SetAction((r, ct) => ClientAsync(
             r,
             RunDir(r),
             new ControlRequest("port-add", r.GetValue(network), r.GetValue(name), r.GetValue(spec), r.GetValue(vlan), r.GetValue(trunk), r.GetValue(native)),
-            json: false,
+            r.GetValue(JsonOption),
             Tables.Message,
             ct));
 
         var delNetwork = new Argument<string>("network") { Description = "The network" };
         var delName = new Argument<string>("name") { Description = "The port (or listener) name" };
-        var del = new Command("del", "Remove a port (a listener removes all its connections).") { delNetwork, delName };
-        del.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ControlRequest("port-del", r.GetValue(delNetwork), r.GetValue(delName)), json: false, Tables.Message, ct));
+        var del = new Command("del", "Remove a port (a listener removes all its connections).") { delNetwork, delName, JsonOption };
+        del.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ControlRequest("port-del", r.GetValue(delNetwork), r.GetValue(delName)), r.GetValue(JsonOption), Tables.Message, ct));
 
-        return new Command("port", "Add or remove ports at run time.") { add, del };
+        return new Command("port", "Add, change or remove ports at run time.") { add, PortSetCommand(), del };
     }
 
     private static Command LeasesCommand()

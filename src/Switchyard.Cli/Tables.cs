@@ -19,10 +19,10 @@ internal static class Tables
             var attachments = new List<string[]> { new[] { "ATTACHMENT", "VLAN", "STATE" } };
             attachments.AddRange(n.Attachments.Select(a => new[] { a.Name, a.Vlan, a.State }));
             Append(sb, attachments, "  ");
-            var rows = new List<string[]> { new[] { "PORT", "KIND", "VLAN", "RX FRAMES", "RX BYTES", "TX FRAMES", "TX BYTES", "DROPS", "PEER" } };
+            var rows = new List<string[]> { new[] { "PORT", "KIND", "LINK", "VLAN", "RX FRAMES", "RX BYTES", "TX FRAMES", "TX BYTES", "DROPS", "PEER" } };
             rows.AddRange(n.Ports.Select(p => new[]
             {
-                p.Name, p.Kind, p.Vlan, N(p.RxFrames), N(p.RxBytes), N(p.TxFrames), N(p.TxBytes),
+                p.Name, p.Kind, p.LinkUp ? "up" : "DOWN", p.Vlan, N(p.RxFrames), N(p.RxBytes), N(p.TxFrames), N(p.TxBytes),
                 p.Drops.Count == 0 ? "0" : string.Join(",", p.Drops.Select(d => $"{d.Key}={d.Value}")),
                 p.Peer,
             }));

@@ -19,7 +19,7 @@ using Switchyard.UserNet;
 
 namespace Switchyard.Engine;
 
-public sealed record DaemonOptions(string RunDirectory, TopologyConfig Topology, ILoggerFactory LoggerFactory, TimeProvider? Clock = null);
+public sealed record DaemonOptions(string RunDirectory, TopologyConfig Topology, ILoggerFactory LoggerFactory, TimeProvider? Clock = null, string? ConfigPath = null);
 
 public sealed partial class Daemon : IAsyncDisposable
 {
@@ -36,6 +36,7 @@ public sealed partial class Daemon : IAsyncDisposable
         loggerFactory = options.LoggerFactory;
         logger = options.LoggerFactory.CreateLogger("switchyard");
         loop = new EpollLoop("switchyard-loop", options.Clock ?? TimeProvider.System, options.LoggerFactory.CreateLogger("switchyard.loop"));
+        InitReload(options);
     }
 
     public string RunDirectory { get; }
@@ -55,7 +56,7 @@ public sealed partial class Daemon : IAsyncDisposable
             {
                 foreach (NetworkConfig config in options.Topology.Networks)
                 {
-                    var network = new Network(config, daemon.loop, options.LoggerFactory.CreateLogger($"switchyard.{config.Name}"));
+                    var network = new Network(config, daemon.loop, options.LoggerFactory.CreateLogger($"switchyard.{config.Name}"), daemon.Events);
                     network.Start();
                     daemon.networks.Add(network);
                 }
@@ -114,6 +115,10 @@ public sealed partial class Daemon : IAsyncDisposable
             "forward-list" => loop.InvokeAsync(() => new ControlResponse(true, Forwards: ForwardList(request.Network))),
             "forward-add" => ForwardAddAsync(request),
             "forward-del" => ForwardDelAsync(request),
+            "port-set" => loop.InvokeAsync(() => PortSet(request)),
+            "events" => loop.InvokeAsync(() => EventsStream(request)),
+            "reload" => ReloadAsync(),
+            "qemu-args" => loop.InvokeAsync(() => QemuArgsOnLoop(request)),
             "capture" or "capture-stats" => CaptureCommandAsync(request),
             _ => Task.FromResult(new ControlResponse(false, $"unknown command '{request.Command}' (known: {string.Join(", ", Commands)})")),
         };
@@ -121,7 +126,7 @@ public sealed partial class Daemon : IAsyncDisposable
 
     /// <summary>Every command <see cref="HandleAsync"/> answers.</summary>
     public static IReadOnlyList<string> Commands { get; } =
-        ["show", "fdb", "port-add", "port-del", "leases", "flows", "forward-list", "forward-add", "forward-del", "capture", "capture-stats"];
+        ["show", "fdb", "port-add", "port-del", "leases", "flows", "forward-list", "forward-add", "forward-del", "port-set", "events", "reload", "qemu-args", "capture", "capture-stats"];
 
     public async ValueTask DisposeAsync()
     {
@@ -175,7 +180,7 @@ public sealed partial class Daemon : IAsyncDisposable
                 .Select(a => new AttachmentInfo(a.Name, a.Config.Netdev.ToString(), a.Config.Vlan.ToString() ?? "", a.Describe()))
                 .ToList();
             var ports = n.Switch.Ports
-                .Select(p => new PortInfo(p.Name, p.Kind, p.Peer, n.Switch.MembershipOf(p).ToString(), p.Counters.RxFrames, p.Counters.RxBytes, p.Counters.TxFrames, p.Counters.TxBytes, DropsOf(p.Counters)))
+                .Select(p => new PortInfo(p.Name, p.Kind, p.Peer, n.Switch.MembershipOf(p).ToString(), p.Counters.RxFrames, p.Counters.RxBytes, p.Counters.TxFrames, p.Counters.TxBytes, DropsOf(p.Counters), n.Switch.IsLinkUp(p)))
                 .ToList();
             SwitchCounters c = n.Switch.Counters;
             var counters = new Dictionary<string, long>(StringComparer.Ordinal)

@@ -180,6 +180,53 @@ public sealed partial class LearningSwitch : IFrameSink
             : throw new ArgumentException($"port {port.Name} is not on network {Name}", nameof(port));
     }
 
+    /// <summary>True unless the port's link was set down with <see cref="SetLinkUp"/>.</summary>
+    /// <exception cref="ArgumentException">The port is not on this switch.</exception>
+    public bool IsLinkUp(Port port) => !Member(port).LinkDown;
+
+    /// <summary>
+    /// Sets a port's administrative link state, as `ip link set dev X down` does for a bridge port. A down
+    /// port's frames are dropped (rx_admin_down) and nothing is sent to it; the addresses learned on it
+    /// are forgotten, so traffic for them floods until they are learned again elsewhere. Returns false
+    /// when the state was already that. On the loop.
+    /// </summary>
+    /// <exception cref="ArgumentException">The port is not on this switch.</exception>
+    public bool SetLinkUp(Port port, bool up)
+    {
+        SwitchPort member = Member(port);
+        if (member.LinkDown != up)
+        {
+            return false;
+        }
+
+        member.LinkDown = !up;
+        if (!up)
+        {
+            fdb.RemovePort(member);
+        }
+
+        return true;
+    }
+
+    /// <summary>Moves a port to other VLANs at run time; its learned addresses are forgotten (they were
+    /// learned in the old VLANs). Ignored for forwarding in hub mode, like the membership given to AddPort. On the loop.</summary>
+    /// <exception cref="ArgumentException">The port is not on this switch.</exception>
+    public void SetMembership(Port port, VlanMembership vlan)
+    {
+        ArgumentNullException.ThrowIfNull(vlan);
+        SwitchPort member = Member(port);
+        member.Reconfigure(vlan);
+        fdb.RemovePort(member);
+    }
+
+    private SwitchPort Member(Port port)
+    {
+        ArgumentNullException.ThrowIfNull(port);
+        return byPort.TryGetValue(port, out SwitchPort? member)
+            ? member
+            : throw new ArgumentException($"port {port.Name} is not on network {Name}", nameof(port));
+    }
+
     /// <summary>Removes the port, then tells the owner (onPortClosed) so it can release it. The owner is
     /// told even when the port had already been removed, since only the port knows it closed.</summary>
     public void PortClosed(Port port, string reason)
@@ -211,6 +258,12 @@ public sealed partial class LearningSwitch : IFrameSink
             CaptureIngress(taps, source, frame);
         }
 
+        if (source.LinkDown)
+        {
+            ingress.Counters.Drop(DropReason.RxAdminDown);
+            return;
+        }
+
         if (frame.Length < Ethernet.HeaderLength)
         {
             ingress.Counters.Drop(DropReason.RxRunt);
@@ -227,7 +280,7 @@ public sealed partial class LearningSwitch : IFrameSink
                 for (int i = 0; i < all.Length; i++)
                 {
                     SwitchPort egress = all[i];
-                    if (!ReferenceEquals(egress, source) && !egress.Removed)
+                    if (!ReferenceEquals(egress, source) && !egress.Removed && !egress.LinkDown)
                     {
                         Emit(egress, frame, VlanRewrite.None, 0, ref everywhere);
                     }
@@ -292,6 +345,7 @@ public sealed partial class LearningSwitch : IFrameSink
             if (!Ethernet.IsGroup(destination)
                 && fdb.Lookup(vid, destination, now) is { } target
                 && !target.Removed
+                && !target.LinkDown
                 && target.IsMember(vid))
             {
                 if (ReferenceEquals(target, source))
@@ -310,7 +364,7 @@ public sealed partial class LearningSwitch : IFrameSink
             for (int i = 0; i < all.Length; i++)
             {
                 SwitchPort egress = all[i];
-                if (!ReferenceEquals(egress, source) && !egress.Removed && egress.IsMember(vid))
+                if (!ReferenceEquals(egress, source) && !egress.Removed && !egress.LinkDown && egress.IsMember(vid))
                 {
                     Send(egress, ref outgoing);
                 }

@@ -4,6 +4,8 @@
 // when the port is added, into a 4096-bit member set and the untagged VID, so that classifying and
 // flooding a frame is a bit test and a compare. It is owned by the switch's loop; Removed is set when
 // the port leaves so a flood that is already walking an older snapshot of the port list skips it.
+// LinkDown is the administrative link state (`port set --link down`): such a port neither sends into
+// the switch nor receives from it. Reconfigure recompiles the member set when the VLANs change.
 using Switchyard.Core.Frames;
 using Switchyard.Core.Ports;
 
@@ -17,7 +19,28 @@ internal sealed class SwitchPort
     {
         Port = port;
         Membership = membership;
+        Reconfigure(membership);
+    }
+
+    public Port Port { get; }
+
+    public VlanMembership Membership { get; private set; }
+
+    /// <summary>VLAN of untagged and priority-tagged ingress frames, and the one that leaves untagged;
+    /// 0 on a trunk without a native VLAN.</summary>
+    public ushort UntaggedVid { get; private set; }
+
+    public bool Removed { get; set; }
+
+    /// <summary>Administratively down: frames from it are dropped, none are sent to it.</summary>
+    public bool LinkDown { get; set; }
+
+    /// <summary>Replaces the VLAN membership; on the loop, between frames.</summary>
+    public void Reconfigure(VlanMembership membership)
+    {
+        Membership = membership;
         UntaggedVid = membership.UntaggedVid;
+        Array.Clear(members);
         for (ushort vid = 1; vid <= Ethernet.MaxVlanId; vid++)
         {
             if (membership.IsMember(vid))
@@ -26,16 +49,6 @@ internal sealed class SwitchPort
             }
         }
     }
-
-    public Port Port { get; }
-
-    public VlanMembership Membership { get; }
-
-    /// <summary>VLAN of untagged and priority-tagged ingress frames, and the one that leaves untagged;
-    /// 0 on a trunk without a native VLAN.</summary>
-    public ushort UntaggedVid { get; }
-
-    public bool Removed { get; set; }
 
     /// <summary>True when <paramref name="vid"/> (any value 0..4095) is one of the port's VLANs.</summary>
     public bool IsMember(ushort vid) => (members[(vid >> 6) & 63] & (1UL << (vid & 63))) != 0;

@@ -73,6 +73,10 @@ public sealed class GatewayContext
     /// <summary>Set by NatGateway once the link services exist.</summary>
     public INeighbours Neighbours { get; set; } = NoNeighbours.Instance;
 
+    /// <summary>Told on the loop when a DHCP lease is granted or renewed (ACK, Active true) or released
+    /// (Active false). Control-plane observers (the event stream) subscribe; null when nobody listens.</summary>
+    public Action<LeaseInfo>? LeaseChanged { get; set; }
+
     /// <summary>Where DNS queries go when Options.DnsUpstreams is empty.</summary>
     public IResolverSource? Resolvers { get; set; }
 

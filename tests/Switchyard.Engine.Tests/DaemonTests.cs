@@ -102,6 +102,82 @@ public sealed class DaemonTests : IAsyncLifetime
         Assert.True((await ControlClient.SendAsync(ControlSocket, new ControlRequest("show"))).Ok);
     }
 
+    [Fact]
+    public async Task Events_PeerConnectsLinkChangesAndPeerLeaves_OneJsonLineEach_InOrder()
+    {
+        await using ControlStreamSession events = await ControlClient.OpenStreamAsync(ControlSocket, new ControlRequest("events", "default"));
+        Assert.True(events.Response.Ok, events.Response.Error);
+        using var lines = new StreamReader(events.Body);
+
+        Socket a = Connect();
+        await WaitForPorts(1);
+        ControlResponse down = await ControlClient.SendAsync(ControlSocket, new ControlRequest("port-set", "default", "stream.1", Link: "down"));
+        Assert.True(down.Ok, down.Error);
+        ControlResponse moved = await ControlClient.SendAsync(ControlSocket, new ControlRequest("port-set", "default", "stream.1", Vlan: 5));
+        Assert.True(moved.Ok, moved.Error);
+        a.Dispose();
+
+        string[] expected = ["port-added", "link-down", "vlan-changed", "port-removed"];
+        var seen = new List<System.Text.Json.JsonElement>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (seen.Count < expected.Length)
+        {
+            string line = await lines.ReadLineAsync(timeout.Token) ?? throw new IOException("event stream ended");
+            seen.Add(System.Text.Json.JsonDocument.Parse(line).RootElement.Clone());
+        }
+
+        Assert.Equal(expected, seen.Select(e => e.GetProperty("type").GetString()));
+        Assert.All(seen, e => Assert.Equal("stream.1", e.GetProperty("port").GetString()));
+        Assert.All(seen, e => Assert.Equal("default", e.GetProperty("network").GetString()));
+        Assert.Equal("stream", seen[0].GetProperty("kind").GetString());
+        Assert.Equal("access vlan 5", seen[2].GetProperty("vlan").GetString());
+        Assert.True(seen[3].TryGetProperty("reason", out _));
+    }
+
+    [Fact]
+    public async Task PortSet_LinkDown_PeerFramesDroppedAndCounted_ShowSaysDown_UpAgainForwards()
+    {
+        using Socket a = Connect();
+        using Socket b = Connect();
+        await WaitForPorts(2);
+
+        ControlResponse r = await ControlClient.SendAsync(ControlSocket, new ControlRequest("port-set", "default", "stream.1", Link: "down"));
+        Assert.True(r.Ok, r.Error);
+        Assert.Contains("link down", r.Message, StringComparison.Ordinal);
+        await SendFrame(a, Frame(dst: 0xFFFFFFFFFFFF, src: 0x02_00_00_00_00_0A));
+        b.ReceiveTimeout = 300;
+        Assert.Throws<SocketException>(() => b.Receive(new byte[4]));
+
+        ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ControlRequest("show"));
+        PortInfo port = show.Show!.Networks[0].Ports.Single(p => p.Name == "stream.1");
+        Assert.False(port.LinkUp);
+        Assert.Equal(1, port.Drops.GetValueOrDefault("rx_admin_down"));
+
+        r = await ControlClient.SendAsync(ControlSocket, new ControlRequest("port-set", "default", "stream.1", Link: "up"));
+        Assert.True(r.Ok, r.Error);
+        await SendFrame(a, Frame(dst: 0xFFFFFFFFFFFF, src: 0x02_00_00_00_00_0A));
+        b.ReceiveTimeout = 0;
+        Assert.Equal(0x02_00_00_00_00_0AUL, Source(await ReceiveFrame(b)));
+    }
+
+    [Theory]
+    [InlineData("default", "ghost", "down", null, "no port named 'ghost'")]
+    [InlineData("default", "stream.1", "sideways", null, "link must be 'up' or 'down'")]
+    [InlineData("default", "stream.1", null, null, "needs something to change")]
+    [InlineData("default", "stream.1", null, 5000, "VLAN")]
+    [InlineData("nosuch", "stream.1", "down", null, "no network named 'nosuch'")]
+    public async Task PortSet_BadRequest_GetsAnActionableError_AndChangesNothing(string network, string name, string? link, int? vlan, string expected)
+    {
+        using Socket a = Connect();
+        await WaitForPorts(1);
+        ControlResponse r = await ControlClient.SendAsync(ControlSocket, new ControlRequest("port-set", network, name, Vlan: vlan, Link: link));
+        Assert.False(r.Ok);
+        Assert.Contains(expected, r.Error, StringComparison.Ordinal);
+        PortInfo port = (await ControlClient.SendAsync(ControlSocket, new ControlRequest("show"))).Show!.Networks[0].Ports.Single();
+        Assert.True(port.LinkUp);
+        Assert.Equal("access vlan 1", port.Vlan);
+    }
+
     private static byte[] Frame(ulong dst, ulong src)
     {
         byte[] f = new byte[64];

@@ -27,6 +27,9 @@ public sealed class SwitchyardProcess : IAsyncDisposable
 
     public string RunDirectory { get; }
 
+    /// <summary>The switchyard executable the tests run (SWITCHYARD_BIN, or the published one).</summary>
+    public static string Binary => BinaryPath.Value;
+
     public string StreamSocket => Path.Combine(RunDirectory, "stream.sock");
 
     public int ProcessId => process.Id;

@@ -59,6 +59,9 @@ public enum DropReason
     /// <summary>A tap's virtio-net header (IFF_VNET_HDR) broke a virtio rule: offloads the tap was not offered,
     /// a checksum or header length outside the frame, GSO without a partial checksum or a gso_size of 0.</summary>
     RxBadVnetHeader,
+
+    /// <summary>A frame from a port whose link was set down (<c>switchyard port set ... --link down</c>).</summary>
+    RxAdminDown,
 }
 
 /// <summary>Stable snake_case names of <see cref="DropReason"/> values.</summary>
@@ -71,7 +74,7 @@ public static class DropReasons
         "rx_runt", "rx_zero_length", "rx_oversized", "rx_truncated", "rx_source_multicast",
         "rx_vlan_not_allowed", "rx_untagged_on_trunk", "rx_bad_descriptor", "rx_no_switch",
         "tx_queue_full", "tx_error", "tx_link_down", "tx_too_big", "tx_offload_unsupported", "tx_offload_malformed",
-        "no_buffer", "rx_bad_vnet_header",
+        "no_buffer", "rx_bad_vnet_header", "rx_admin_down",
     ];
 
     public static string Name(DropReason reason) => Names[(int)reason];

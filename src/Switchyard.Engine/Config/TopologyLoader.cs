@@ -25,7 +25,6 @@
 // Relative socket paths stay relative: they are resolved against the working directory when the
 // socket is opened, as QEMU does, not against the file's directory.
 using System.Collections.Immutable;
-using System.Globalization;
 using Switchyard.UserNet;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
@@ -41,17 +40,37 @@ public static class TopologyLoader
 
     /// <summary>Parses <paramref name="yamlText"/>. Throws <see cref="ConfigException"/> listing every
     /// problem, each as "line N: path: message".</summary>
-    public static TopologyConfig Load(string yamlText)
+    public static TopologyConfig Load(string yamlText) => Load(yamlText, hostChecks: false);
+
+    /// <summary>Like <see cref="Load(string)"/>; with <paramref name="hostChecks"/> also runs the checks
+    /// that look at this host without changing it (<see cref="TopologyHostChecks"/>).</summary>
+    public static TopologyConfig Load(string yamlText, bool hostChecks) =>
+        TryLoad(yamlText, hostChecks, out IReadOnlyList<ConfigDiagnostic> problems)
+        ?? throw new ConfigException(problems.Select(p => p.ToString()));
+
+    /// <summary>Parses and checks <paramref name="yamlText"/>; returns null and every problem, sorted by
+    /// line, instead of throwing.</summary>
+    public static TopologyConfig? TryLoad(string yamlText, bool hostChecks, out IReadOnlyList<ConfigDiagnostic> problems)
     {
         ArgumentNullException.ThrowIfNull(yamlText);
-        var reader = new Reader();
+        var reader = new Reader(hostChecks);
         TopologyConfig? topology = reader.Read(yamlText);
-        return topology ?? throw new ConfigException(reader.SortedErrors());
+        problems = topology is null ? reader.SortedErrors() : [];
+        return topology;
     }
 
     /// <summary>Reads and parses the file at <paramref name="path"/>. Every message is prefixed with
     /// the file name; a file that cannot be read is a <see cref="ConfigException"/> too.</summary>
-    public static TopologyConfig LoadFile(string path)
+    public static TopologyConfig LoadFile(string path, bool hostChecks = false)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        return TryLoadFile(path, hostChecks, out IReadOnlyList<ConfigDiagnostic> problems)
+            ?? throw new ConfigException(problems.Select(p => p.Line == 0 && p.Path.Length == 0 ? $"{path}: {p.Message}" : $"{path}: {p}"));
+    }
+
+    /// <summary>Reads, parses and checks the file at <paramref name="path"/>; returns null and every
+    /// problem (an unreadable file is one problem without a line) instead of throwing.</summary>
+    public static TopologyConfig? TryLoadFile(string path, bool hostChecks, out IReadOnlyList<ConfigDiagnostic> problems)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         string text;
@@ -61,29 +80,23 @@ public static class TopologyLoader
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or NotSupportedException)
         {
-            throw new ConfigException($"{path}: cannot read the configuration file: {ex.Message}", ex);
+            problems = [new ConfigDiagnostic(0, string.Empty, $"cannot read the configuration file: {ex.Message}")];
+            return null;
         }
 
-        try
-        {
-            return Load(text);
-        }
-        catch (ConfigException ex)
-        {
-            throw new ConfigException(ex.Errors.Select(e => $"{path}: {e}"));
-        }
+        return TryLoad(text, hostChecks, out problems);
     }
 
     /// <summary>One load: the errors found so far and the line of every path seen.</summary>
-    private sealed class Reader
+    private sealed class Reader(bool hostChecks)
     {
-        private readonly List<(int Line, string Message)> errors = [];
+        private readonly List<ConfigDiagnostic> errors = [];
         private readonly Dictionary<string, int> lines = new(StringComparer.Ordinal);
 
-        public List<string> SortedErrors() =>
-            [.. errors.Select((e, order) => (e.Line, e.Message, order))
-                .OrderBy(e => e.Line == 0 ? int.MaxValue : e.Line).ThenBy(e => e.order)
-                .Select(e => e.Message)];
+        public List<ConfigDiagnostic> SortedErrors() =>
+            [.. errors.Select((e, order) => (Error: e, order))
+                .OrderBy(e => e.Error.Line == 0 ? int.MaxValue : e.Error.Line).ThenBy(e => e.order)
+                .Select(e => e.Error)];
 
         public TopologyConfig? Read(string text)
         {
@@ -180,11 +193,17 @@ public static class TopologyLoader
                 return line > 0 ? $"{path} (line {line})" : path;
             }
 
-            TopologyConfig.Check(networks, Describe, (l, message) =>
+            void Report(ConfigLocation l, string message)
             {
                 string path = PathOf(l);
                 Error(LineOf(path), path, message);
-            });
+            }
+
+            TopologyConfig.Check(networks, Describe, Report);
+            if (hostChecks)
+            {
+                TopologyHostChecks.Check(networks, Describe, Report);
+            }
         }
 
         private NetworkConfig? ReadNetwork(YamlNode node, string path, List<int> portOrigin)
@@ -515,12 +534,7 @@ public static class TopologyLoader
             return null;
         }
 
-        private void Error(int line, string path, string message)
-        {
-            string where = path.Length == 0 ? string.Empty : path + ": ";
-            string text = line > 0 ? $"line {line.ToString(CultureInfo.InvariantCulture)}: {where}{message}" : where + message;
-            errors.Add((line, text));
-        }
+        private void Error(int line, string path, string message) => errors.Add(new ConfigDiagnostic(line, path, message));
 
         // The line of a path, or of its nearest ancestor that has one (a missing key points at its parent).
         private int LineOf(string path)

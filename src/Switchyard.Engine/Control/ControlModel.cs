@@ -18,6 +18,11 @@ public sealed record ControlRequest(
     string? Rule = null,
     string? Protocol = null,
     int? HostPort = null,
+    string? Link = null,
+    string? Kind = null,
+    int? Queues = null,
+    string? Memory = null,
+    string? Port = null,
     string? Target = null,
     long? Count = null,
     double? Duration = null,
@@ -33,6 +38,8 @@ public sealed record ControlResponse(
     IReadOnlyList<LeaseRow>? Leases = null,
     IReadOnlyList<FlowRow>? Flows = null,
     IReadOnlyList<ForwardRow>? Forwards = null,
+    IReadOnlyList<string>? Changes = null,
+    IReadOnlyList<string>? QemuArgs = null,
     CaptureInfo? Capture = null)
 {
     /// <summary>
@@ -95,7 +102,8 @@ public sealed record PortInfo(
     long RxBytes,
     long TxFrames,
     long TxBytes,
-    IReadOnlyDictionary<string, long> Drops);
+    IReadOnlyDictionary<string, long> Drops,
+    bool LinkUp = true);
 
 public sealed record FdbRow(string Network, int Vlan, string Mac, string Port, double AgeSeconds);
 

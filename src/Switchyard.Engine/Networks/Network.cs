@@ -11,6 +11,7 @@ using Microsoft.Extensions.Logging;
 using Switchyard.Core.Loop;
 using Switchyard.Core.Ports;
 using Switchyard.Engine.Config;
+using Switchyard.Engine.Events;
 using Switchyard.Native;
 using Switchyard.Ports;
 using Switchyard.Ports.Dgram;
@@ -30,17 +31,19 @@ public sealed partial class Network
     private readonly ILogger logger;
     private readonly Dictionary<string, Attachment> attachments = new(StringComparer.Ordinal);
     private readonly LoopTimer ageingTimer;
+    private readonly EventHub? events;
 
     /// <summary>Drops of ports that have gone away, so a closed connection's reason stays visible.</summary>
     private readonly PortCounters closedPorts = new();
     private long portsClosedByPeer;
 
-    public Network(NetworkConfig config, IEventLoop loop, ILogger logger)
+    public Network(NetworkConfig config, IEventLoop loop, ILogger logger, EventHub? events = null)
     {
         ArgumentNullException.ThrowIfNull(config);
         Config = config;
         this.loop = loop;
         this.logger = logger;
+        this.events = events;
         var options = new SwitchOptions { Hub = config.Hub, MacAgeing = config.MacAgeing, MaxMacs = config.MaxMacs };
         Switch = new LearningSwitch(config.Name, loop.Clock, options, OnPortClosed);
         ageingTimer = loop.CreateTimer(AgeOut);
@@ -134,6 +137,7 @@ public sealed partial class Network
             {
                 Switch.RemovePort(p);
                 p.Stop();
+                Publish(EventTypes.PortRemoved, p, "removed");
             }
 
             return true;
@@ -143,6 +147,7 @@ public sealed partial class Network
         {
             Switch.RemovePort(port);
             port.Stop();
+            Publish(EventTypes.PortRemoved, port, "removed");
             return true;
         }
 
@@ -169,7 +174,12 @@ public sealed partial class Network
     private void StartGateway(GatewayOptions options)
     {
         var gateway = new NatGateway(Defaults.GatewayPortName, options, loop, new LoopHostNetwork(loop), new ResolvConfSource(clock: loop.Clock), logger);
-        Switch.AddPort(gateway, new Switching.AccessVlan(1));
+        AttachPort(gateway, new Switching.AccessVlan(1));
+        if (events is not null)
+        {
+            gateway.Context.LeaseChanged = OnLeaseChanged;
+        }
+
         Gateway = gateway;
         gateway.Start();
     }
@@ -186,7 +196,7 @@ public sealed partial class Network
         SocketListener listener = SocketListener.Open(port.Name, loop, logger, spec.Address.ToEndPoint(), accepted =>
         {
             var streamPort = new StreamPort(accepted.PortName, loop, logger, accepted.Peer, persistent: false);
-            Switch.AddPort(streamPort, membership);
+            AttachPort(streamPort, membership);
             streamPort.Connect(accepted.Socket);
             return true;
         });
@@ -201,7 +211,7 @@ public sealed partial class Network
         SocketListener listener = SocketListener.Open(port.Name, loop, logger, new UnixDomainSocketEndPoint(spec.Path), accepted =>
         {
             var vhostPort = new VhostUserPort(accepted.PortName, loop, logger, accepted.Peer, options, persistent: false);
-            Switch.AddPort(vhostPort, membership);
+            AttachPort(vhostPort, membership);
             vhostPort.Connect(accepted.Socket);
             return true;
         });
@@ -211,7 +221,7 @@ public sealed partial class Network
     private ClientAttachment OpenVhostUserClient(PortConfig port, VhostUserSpec spec, VlanMembership membership)
     {
         var vhostPort = new VhostUserPort(port.Name, loop, logger, spec.Path, VhostUserOptions(spec), persistent: true);
-        Switch.AddPort(vhostPort, membership);
+        AttachPort(vhostPort, membership);
         var client = new SocketClient(vhostPort, loop, logger, new UnixDomainSocketEndPoint(spec.Path));
         client.Start();
         return new ClientAttachment(port, client);
@@ -220,7 +230,7 @@ public sealed partial class Network
     private ClientAttachment OpenClient(PortConfig port, StreamSpec spec, VlanMembership membership)
     {
         var streamPort = new StreamPort(port.Name, loop, logger, spec.Address.ToString() ?? "?", persistent: true);
-        Switch.AddPort(streamPort, membership);
+        AttachPort(streamPort, membership);
         var client = new SocketClient(streamPort, loop, logger, spec.Address.ToEndPoint(), spec.Reconnect);
         client.Start();
         return new ClientAttachment(port, client);
@@ -234,7 +244,7 @@ public sealed partial class Network
         }
 
         DgramPort dgram = DgramPort.Open(port.Name, loop, logger, spec.Local.ToEndPoint(), spec.Remote.ToEndPoint());
-        Switch.AddPort(dgram, membership);
+        AttachPort(dgram, membership);
         dgram.Start();
         return new SinglePortAttachment(port, dgram);
     }
@@ -242,7 +252,7 @@ public sealed partial class Network
     private SinglePortAttachment OpenTap(PortConfig port, TapSpec spec, VlanMembership membership)
     {
         TapPort tap = TapPort.Open(port.Name, spec.IfName, loop, logger, spec.VnetHeader, spec.Queues);
-        Switch.AddPort(tap, membership);
+        AttachPort(tap, membership);
         tap.Start();
         return new SinglePortAttachment(port, tap);
     }
@@ -266,7 +276,7 @@ public sealed partial class Network
                 throw;
             }
         });
-        Switch.AddPort(tap, membership);
+        AttachPort(tap, membership);
         tap.Start();
         return new SinglePortAttachment(port, tap);
     }
@@ -276,7 +286,71 @@ public sealed partial class Network
         portsClosedByPeer++;
         closedPorts.AddDrops(port.Counters);
         LogPortRemoved(Name, port.Name, reason);
+        Publish(EventTypes.PortRemoved, port, reason);
     }
+
+    /// <summary>Sets a live port's administrative link state (a port name as in `show`); on the loop.
+    /// Returns false when it already was in that state.</summary>
+    /// <exception cref="InvalidOperationException">No such port.</exception>
+    public bool SetLinkUp(string portName, bool up)
+    {
+        Port port = LivePort(portName);
+        if (!Switch.SetLinkUp(port, up))
+        {
+            return false;
+        }
+
+        LogLinkChanged(Name, port.Name, up ? "up" : "down");
+        Publish(up ? EventTypes.LinkUp : EventTypes.LinkDown, port, "set by the control API");
+        return true;
+    }
+
+    /// <summary>Moves a live port to other VLANs; on the loop. A listener's later connections keep the
+    /// listener's configured VLAN.</summary>
+    /// <exception cref="InvalidOperationException">No such port.</exception>
+    public void SetVlan(string portName, VlanConfig vlan)
+    {
+        ArgumentNullException.ThrowIfNull(vlan);
+        Port port = LivePort(portName);
+        if (port is NatGateway)
+        {
+            throw new InvalidOperationException($"network {Name}: the gateway port stays on VLAN 1");
+        }
+
+        VlanMembership membership = ToMembership(vlan);
+        Switch.SetMembership(port, membership);
+        LogVlanChanged(Name, port.Name, membership.ToString() ?? string.Empty);
+        Publish(EventTypes.VlanChanged, port, null);
+    }
+
+    private Port LivePort(string portName) =>
+        Switch.FindPort(portName) ?? throw new InvalidOperationException(
+            $"network {Name} has no port named '{portName}' (ports: {string.Join(", ", Switch.Ports.Select(p => p.Name))}); see 'switchyard show'");
+
+    private void AttachPort(Port port, VlanMembership membership)
+    {
+        Switch.AddPort(port, membership);
+        Publish(EventTypes.PortAdded, port, null);
+    }
+
+    private void Publish(string type, Port port, string? reason)
+    {
+        if (events is { HasSubscribers: true })
+        {
+            string? vlan = Switch.FindPort(port.Name) is { } live && ReferenceEquals(live, port) ? Switch.MembershipOf(port).ToString() : null;
+            events.Publish(new SwitchyardEvent(loop.Clock.GetUtcNow(), type, Name, port.Name, port.Kind, port.Peer, Vlan: vlan, Reason: reason));
+        }
+    }
+
+    private void OnLeaseChanged(LeaseInfo lease) =>
+        events?.Publish(new SwitchyardEvent(
+            loop.Clock.GetUtcNow(),
+            lease.Active ? EventTypes.LeaseGranted : EventTypes.LeaseReleased,
+            Name,
+            Defaults.GatewayPortName,
+            Mac: Core.Frames.Ethernet.FormatMac(lease.Mac),
+            Address: lease.Address.ToString(),
+            Hostname: lease.Hostname));
 
     private void AgeOut()
     {
@@ -286,4 +360,10 @@ public sealed partial class Network
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "network {Network}: port {Port} removed: {Reason}")]
     private partial void LogPortRemoved(string network, string port, string reason);
+
+    [LoggerMessage(EventId = 301, Level = LogLevel.Information, Message = "network {Network}: port {Port} link {State}")]
+    private partial void LogLinkChanged(string network, string port, string state);
+
+    [LoggerMessage(EventId = 302, Level = LogLevel.Information, Message = "network {Network}: port {Port} moved to {Vlan}")]
+    private partial void LogVlanChanged(string network, string port, string vlan);
 }

@@ -270,6 +270,7 @@ internal sealed class DhcpServer
         b.Expires = now;
         b.LastUsed = now;
         counters.Count(GatewayEvent.DhcpReleases);
+        context.LeaseChanged?.Invoke(new LeaseInfo(b.Mac, IpAddr.FromV4(b.Address), b.Hostname, now, Active: false));
     }
 
     private void OnInform(in DhcpMessage m)
@@ -287,6 +288,7 @@ internal sealed class DhcpServer
         RememberHostname(b, in m);
         Reply(in m, DhcpMessage.Ack, b.Address, withLease: true, nak: false);
         counters.Count(GatewayEvent.DhcpAcks);
+        context.LeaseChanged?.Invoke(new LeaseInfo(b.Mac, IpAddr.FromV4(b.Address), b.Hostname, b.Expires, Active: true));
     }
 
     private void Nak(in DhcpMessage m)

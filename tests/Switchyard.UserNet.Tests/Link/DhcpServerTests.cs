@@ -81,6 +81,29 @@ public class DhcpServerTests
     }
 
     [Fact]
+    public void LeaseChanged_AckReportsTheGrant_ReleaseReportsTheRelease_OffersReportNothing()
+    {
+        var h = new LinkHarness(GatewayOptions.Default);
+        var seen = new List<LeaseInfo>();
+        h.Context.LeaseChanged = seen.Add;
+
+        h.Deliver(LinkHarness.DhcpFrame(LinkHarness.GuestMac, DhcpMessage.Discover, hostname: "vm7"));
+        _ = h.TakeOne();
+        Assert.Empty(seen);
+        h.Deliver(LinkHarness.DhcpFrame(LinkHarness.GuestMac, DhcpMessage.Request, requested: 0x0A00020F, serverId: Server, hostname: "vm7"));
+        _ = h.TakeOne();
+        h.Deliver(LinkHarness.DhcpFrame(LinkHarness.GuestMac, DhcpMessage.Release, ciaddr: 0x0A00020F, serverId: Server));
+
+        Assert.Equal(2, seen.Count);
+        Assert.True(seen[0].Active);
+        Assert.Equal(LinkHarness.GuestMac, seen[0].Mac);
+        Assert.Equal(LinkHarness.Guest, seen[0].Address);
+        Assert.Equal("vm7", seen[0].Hostname);
+        Assert.False(seen[1].Active);
+        Assert.Equal(LinkHarness.Guest, seen[1].Address);
+    }
+
+    [Fact]
     public void Discover_TwentyFiveMacs_DistinctStableAddresses()
     {
         var h = new LinkHarness();
