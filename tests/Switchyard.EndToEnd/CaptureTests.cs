@@ -152,11 +152,8 @@ public sealed partial class CaptureTests(ITestOutputHelper output)
         Assert.Contains("switchyard: error: refusing to write binary pcap to a terminal; use -w FILE or pipe into 'tshark -r -'", run.Output, StringComparison.Ordinal);
     }
 
-    /// <summary>The switchyard binary the daemon runs from (SwitchyardProcess resolves and builds it the same way).</summary>
-    private static string Binary =>
-        Environment.GetEnvironmentVariable("SWITCHYARD_BIN") is { Length: > 0 } bin && File.Exists(bin)
-            ? bin
-            : Path.Combine(GuestImage.FindRepositoryRoot(AppContext.BaseDirectory)!, ".cache", "publish", "switchyard");
+    /// <summary>The switchyard binary the daemon runs from.</summary>
+    private static string Binary => SwitchyardProcess.Binary;
 
     private static string RequireTshark()
     {
