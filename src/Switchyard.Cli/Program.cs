@@ -55,6 +55,7 @@ internal static partial class Program
             TapsCommand(),
             EventsCommand(),
             CheckCommand(), ReloadCommand(), QemuArgsCommand(),
+            CaptureCommand(),
         };
         root.SetAction(r =>
         {

@@ -119,13 +119,14 @@ public sealed partial class Daemon : IAsyncDisposable
             "events" => loop.InvokeAsync(() => EventsStream(request)),
             "reload" => ReloadAsync(),
             "qemu-args" => loop.InvokeAsync(() => QemuArgsOnLoop(request)),
+            "capture" or "capture-stats" => CaptureCommandAsync(request),
             _ => Task.FromResult(new ControlResponse(false, $"unknown command '{request.Command}' (known: {string.Join(", ", Commands)})")),
         };
     }
 
     /// <summary>Every command <see cref="HandleAsync"/> answers.</summary>
     public static IReadOnlyList<string> Commands { get; } =
-        ["show", "fdb", "port-add", "port-del", "leases", "flows", "forward-list", "forward-add", "forward-del", "port-set", "events", "reload", "qemu-args"];
+        ["show", "fdb", "port-add", "port-del", "leases", "flows", "forward-list", "forward-add", "forward-del", "port-set", "events", "reload", "qemu-args", "capture", "capture-stats"];
 
     public async ValueTask DisposeAsync()
     {
@@ -197,6 +198,7 @@ public sealed partial class Daemon : IAsyncDisposable
                 ["software_segmented_frames"] = c.SoftwareSegmentedFrames,
                 ["software_segments"] = c.SoftwareSegments,
                 ["gso_frames_passed"] = c.GsoFramesPassed,
+                ["capture_dropped"] = c.CaptureDropped,
                 ["ports_closed_by_peer"] = n.PortsClosedByPeer,
             };
             GatewayInfo? gateway = n.Gateway is { } g ? DescribeGateway(g) : null;

@@ -32,6 +32,9 @@
 //      such as legacy UFO) is dropped on that egress port and counted as tx_offload_malformed or
 //      tx_offload_unsupported; the frame still goes to every port that can carry it.
 // In hub mode steps 1-3 are skipped: every frame goes to every other port unchanged (step 5 applies).
+// Capture taps (LearningSwitch.Capture.cs) copy frames at the port boundary: as a port delivers them,
+// before step 1, and as the switch hands them to a port, after step 5. With no capture running that
+// is one null check per frame and per egress port.
 //
 // What it trusts: its ports (our code) to call it on the loop thread and to copy frames before
 // Transmit returns. What it does not trust: frame contents. Every byte that comes from a guest is
@@ -55,7 +58,7 @@ namespace Switchyard.Switching;
 /// <summary>A learning Ethernet switch with 802.1Q access and trunk ports (or a hub).
 /// Every member runs on the event loop that owns the switch and its ports, except reading
 /// <see cref="Counters"/>.</summary>
-public sealed class LearningSwitch : IFrameSink
+public sealed partial class LearningSwitch : IFrameSink
 {
     private const ushort VidMask = 0x0FFF;
 
@@ -149,6 +152,7 @@ public sealed class LearningSwitch : IFrameSink
 
         byName.Remove(port.Name);
         member.Removed = true;
+        EndCapturesOf(member);
 
         SwitchPort[] updated = new SwitchPort[ports.Length - 1];
         int n = 0;
@@ -246,6 +250,12 @@ public sealed class LearningSwitch : IFrameSink
             // A port we removed that still delivers (its owner has not stopped it yet).
             ingress.Counters.Drop(DropReason.RxNoSwitch);
             return;
+        }
+
+        if (captureTaps is { } taps)
+        {
+            // The port boundary, before any decision: what the port delivered (LearningSwitch.Capture.cs).
+            CaptureIngress(taps, source, frame);
         }
 
         if (source.LinkDown)
@@ -457,7 +467,7 @@ public sealed class LearningSwitch : IFrameSink
             }
 
             var egressFrame = new EgressFrame(data, rewrite, tagControl, frame.Offload);
-            port.Transmit(in egressFrame);
+            Transmit(egress, in egressFrame);
         }
         else if (frame.Offload.IsGso)
         {
@@ -465,14 +475,15 @@ public sealed class LearningSwitch : IFrameSink
         }
         else
         {
-            EmitChecksummed(port, data, rewrite, tagControl, ref frame);
+            EmitChecksummed(egress, data, rewrite, tagControl, ref frame);
         }
     }
 
     /// <summary>Sends the frame with its partial checksum completed, completing it once per frame (per
     /// source bytes: a re-tagged copy is a second source) and reusing the result for every later port.</summary>
-    private void EmitChecksummed(Port port, ReadOnlySpan<byte> data, VlanRewrite rewrite, ushort tagControl, ref Outgoing frame)
+    private void EmitChecksummed(SwitchPort egress, ReadOnlySpan<byte> data, VlanRewrite rewrite, ushort tagControl, ref Outgoing frame)
     {
+        Port port = egress.Port;
         if (frame.ChecksumSource != data)
         {
             Span<byte> copy = RentOffloadScratch(ref frame, data.Length);
@@ -497,7 +508,7 @@ public sealed class LearningSwitch : IFrameSink
         }
 
         var completed = new EgressFrame(frame.Checksummed, rewrite, tagControl, OffloadInfo.None);
-        port.Transmit(in completed);
+        Transmit(egress, in completed);
     }
 
     /// <summary>Segments the GSO super frame for one port, transmitting each segment from the scratch
@@ -519,7 +530,7 @@ public sealed class LearningSwitch : IFrameSink
         {
             Counters.softwareSegments++;
             var segment = new EgressFrame(scratch[..length], rewrite, tagControl, OffloadInfo.None);
-            port.Transmit(in segment);
+            Transmit(egress, in segment);
         }
     }
 

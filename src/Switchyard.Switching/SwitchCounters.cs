@@ -22,6 +22,7 @@ public sealed class SwitchCounters
     internal long softwareSegmentedFrames;
     internal long gsoFramesPassed;
     internal long softwareSegments;
+    internal long captureDropped;
 
     /// <summary>Frames sent to every other member of their VLAN (group destination, unknown unicast, hub mode).</summary>
     public long Flooded => Volatile.Read(ref flooded);
@@ -64,4 +65,8 @@ public sealed class SwitchCounters
 
     /// <summary>Segments produced by software segmentation and handed to ports (software_segments).</summary>
     public long SoftwareSegments => Volatile.Read(ref softwareSegments);
+
+    /// <summary>Frames a capture could not queue because its queue was full (capture_dropped), summed over
+    /// every capture on this switch; each capture also counts its own.</summary>
+    public long CaptureDropped => Volatile.Read(ref captureDropped);
 }

@@ -22,7 +22,12 @@ public sealed record ControlRequest(
     string? Kind = null,
     int? Queues = null,
     string? Memory = null,
-    string? Port = null);
+    string? Port = null,
+    string? Target = null,
+    long? Count = null,
+    double? Duration = null,
+    int? Snaplen = null,
+    int? CaptureId = null);
 
 public sealed record ControlResponse(
     bool Ok,
@@ -34,7 +39,8 @@ public sealed record ControlResponse(
     IReadOnlyList<FlowRow>? Flows = null,
     IReadOnlyList<ForwardRow>? Forwards = null,
     IReadOnlyList<string>? Changes = null,
-    IReadOnlyList<string>? QemuArgs = null)
+    IReadOnlyList<string>? QemuArgs = null,
+    CaptureInfo? Capture = null)
 {
     /// <summary>
     /// A streaming command's body (capture, events): after the JSON answer line, the server hands the
