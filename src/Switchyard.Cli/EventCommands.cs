@@ -84,6 +84,9 @@ internal static partial class Program
                 return Fail(r, session.Response.Error ?? "failed", 1);
             }
 
+            // To stderr, so stdout stays the events alone; scripts may wait for this line before acting.
+            await Err(r).WriteLineAsync($"switchyard: following {(network is null ? "every network" : "network " + network)} (Ctrl-C to stop)").ConfigureAwait(false);
+            await Err(r).FlushAsync(CancellationToken.None).ConfigureAwait(false);
             using var reader = new StreamReader(session.Body, Encoding.UTF8);
             int seen = 0;
             try

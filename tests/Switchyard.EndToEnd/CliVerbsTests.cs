@@ -25,10 +25,12 @@ public sealed class CliVerbsTests(ITestOutputHelper output)
         await using SwitchyardProcess sy = await SwitchyardProcess.StartAsync(log: output.WriteLine);
         using Process events = StartEvents(sy);
         var eventLines = new List<string>();
+        var subscribed = new TaskCompletionSource();
         events.OutputDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) { lock (eventLines) { eventLines.Add(line); } } };
+        events.ErrorDataReceived += (_, e) => { if (e.Data?.Contains("following", StringComparison.Ordinal) == true) { subscribed.TrySetResult(); } };
         events.BeginOutputReadLine();
         events.BeginErrorReadLine();
-        await Task.Delay(500); // subscribed before the guests connect
+        await subscribed.Task.WaitAsync(TimeSpan.FromSeconds(60)); // subscribed before the guests connect
 
         // Each guest takes a lease, serves a page (s) and pings the gateway's DNS address every 0.2 s until told to stop.
         string Script(string name) => Shebang + Dhcp() + $$"""
@@ -153,22 +155,30 @@ public sealed class CliVerbsTests(ITestOutputHelper output)
         Assert.All(seen, e => Assert.True(e.TryGetProperty("time", out _)));
 
         // The table form of events prints one readable line per event.
-        Task<(int ExitCode, string Output)> table = sy.CliAsync("events", "default", "--count", "1", "--timeout", "20");
-        await Task.Delay(1000);
-        (code, text) = await sy.CliAsync("port", "set", "default", "vhost-user.1", "--link", "down");
-        Assert.True(code == 0, text);
-        (code, text) = await table;
-        Assert.Equal(0, code);
-        Assert.Matches(@"^\d\d:\d\d:\d\d\.\d{3}\s+default\s+link-down\s+vhost-user\.1 \(vhost-user ", text.Trim());
+        using (Process table = StartEvents(sy, "default", "--count", "1", "--timeout", "60"))
+        {
+            var tableSubscribed = new TaskCompletionSource();
+            table.ErrorDataReceived += (_, e) => { if (e.Data?.Contains("following", StringComparison.Ordinal) == true) { tableSubscribed.TrySetResult(); } };
+            table.BeginErrorReadLine();
+            Task<string> tableOut = table.StandardOutput.ReadToEndAsync();
+            await tableSubscribed.Task.WaitAsync(TimeSpan.FromSeconds(60));
+            (code, text) = await sy.CliAsync("port", "set", "default", "vhost-user.1", "--link", "down");
+            Assert.True(code == 0, text);
+            string line = (await tableOut.WaitAsync(TimeSpan.FromSeconds(60))).Trim();
+            await table.WaitForExitAsync();
+            Assert.Equal(0, table.ExitCode);
+            Assert.Matches(@"^\d\d:\d\d:\d\d\.\d{3}\s+default\s+link-down\s+vhost-user\.1 \(vhost-user ", line);
+        }
+
         (code, text) = await sy.CliAsync("port", "set", "default", "vhost-user.1", "--link", "up");
         Assert.True(code == 0, text);
         events.Kill();
     }
 
-    private static Process StartEvents(SwitchyardProcess sy)
+    private static Process StartEvents(SwitchyardProcess sy, params string[] args)
     {
         var psi = new ProcessStartInfo(SwitchyardProcess.Binary) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in (string[])["events", "default", "--json", "--timeout", "200", "--run-dir", sy.RunDirectory])
+        foreach (string a in (string[])["events", .. (args.Length == 0 ? ["default", "--json", "--timeout", "200"] : args), "--run-dir", sy.RunDirectory])
         {
             psi.ArgumentList.Add(a);
         }
