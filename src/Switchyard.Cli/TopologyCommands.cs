@@ -9,6 +9,7 @@ using Switchyard.Engine;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.Engine.Networks;
+using Switchyard.Native;
 using System.Text.Json;
 
 namespace Switchyard.Cli;
@@ -111,13 +112,19 @@ internal static partial class Program
         return command;
     }
 
-    /// <summary>SIGHUP: reload the topology file (the daemon logs the outcome). Dispose to stop listening.</summary>
-    internal static PosixSignalRegistration ReloadOnHangup(Daemon daemon) =>
-        PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
+    /// <summary>SIGHUP: reload the topology file (the daemon logs the outcome). Dispose to stop listening.
+    /// SIGHUP is first put back to its default disposition: started under nohup (or a runner that ignores
+    /// SIGHUP) it would otherwise stay ignored and never reach us. Handling it never terminates us, so
+    /// what nohup is for still holds.</summary>
+    internal static PosixSignalRegistration ReloadOnHangup(Daemon daemon)
+    {
+        Signals.RestoreDefault(Signals.Hangup);
+        return PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
         {
             c.Cancel = true; // Not the default action (terminate).
             _ = Task.Run(() => daemon.ReloadAsync());
         });
+    }
 
     private static Command QemuArgsCommand()
     {

@@ -275,6 +275,12 @@ internal static unsafe partial class LibC
 
     public const int SIGINT = 2;
     public const int SIGTERM = 15;
+    public const int SIGHUP = 1;
+    public static readonly nint SIG_DFL = 0;
+
+    /// <summary>signal(2): only used to put back the default disposition (SIG_DFL).</summary>
+    [LibraryImport("libc", SetLastError = true)]
+    public static partial nint signal(int signum, nint handler);
 
     [LibraryImport("libc", SetLastError = true)]
     public static partial int tcgetpgrp(int fd);

@@ -9,6 +9,15 @@ public static class Signals
 
     public const int Terminate = LibC.SIGTERM;
 
+    public const int Hangup = LibC.SIGHUP;
+
+    /// <summary>
+    /// Puts <paramref name="signal"/> back to its default disposition. A signal ignored by whoever started
+    /// us (nohup, some CI runners and supervisors ignore SIGHUP) stays ignored across exec, and .NET then
+    /// never delivers it to a PosixSignalRegistration; call this before registering one to handle it.
+    /// </summary>
+    public static void RestoreDefault(int signal) => _ = LibC.signal(signal, LibC.SIG_DFL);
+
     /// <summary>
     /// True when <paramref name="fd"/> is a terminal whose foreground process group is ours: a Ctrl-C
     /// typed there is delivered by the kernel to every process in the group, children included.
