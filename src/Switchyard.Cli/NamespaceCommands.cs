@@ -61,7 +61,7 @@ internal static partial class Program
             "attach",
             "Join a network namespace to a running network: create a tap inside it (up, no address) as a port. Same as 'port add NETWORK NAME netns,...'. The daemon must run as root.")
         {
-            network, netns, pid, ifname, name,
+            network, netns, pid, ifname, name, JsonOption,
         };
         command.SetAction((r, ct) =>
         {
@@ -76,7 +76,7 @@ internal static partial class Program
                 ? $"netns,name={ns.Replace(",", ",,", StringComparison.Ordinal)},ifname={r.GetValue(ifname)}"
                 : string.Create(CultureInfo.InvariantCulture, $"netns,pid={p},ifname={r.GetValue(ifname)}");
             string portName = r.GetValue(name) ?? ns?.ToLowerInvariant() ?? string.Create(CultureInfo.InvariantCulture, $"pid-{p}");
-            return ClientAsync(r, RunDir(r), new ControlRequest("port-add", r.GetValue(network), portName, spec), json: false, Tables.Message, ct);
+            return ClientAsync(r, RunDir(r), new ControlRequest("port-add", r.GetValue(network), portName, spec), r.GetValue(JsonOption), Tables.Message, ct);
         });
         return command;
     }

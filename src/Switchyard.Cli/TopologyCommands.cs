@@ -23,15 +23,50 @@ internal static partial class Program
             "check",
             "Validate a topology file without starting anything: every error as FILE:LINE: path: message (exit 1), or a summary (exit 0). Also checks what this host can tell without changes: socket directories, tap names, socket paths and host ports used twice.")
         {
-            config,
+            config, JsonOption,
         };
-        command.SetAction(r => Check(r, r.GetValue(config)!));
+        command.SetAction(r => Check(r, r.GetValue(config)!, r.GetValue(JsonOption)));
         return command;
     }
 
-    private static int Check(ParseResult r, string file)
+    private static int Check(ParseResult r, string file, bool json)
     {
         TopologyConfig? topology = TopologyLoader.TryLoadFile(file, hostChecks: true, out IReadOnlyList<ConfigDiagnostic> problems);
+        if (json)
+        {
+            // {"ok":true,"file":F,"summary":S} or {"ok":false,"file":F,"errors":[{"line":N,"path":P,"message":M}]}
+            using var buffer = new MemoryStream();
+            using (var w = new Utf8JsonWriter(buffer))
+            {
+                w.WriteStartObject();
+                w.WriteBoolean("ok", topology is not null);
+                w.WriteString("file", file);
+                if (topology is not null)
+                {
+                    w.WriteString("summary", Summary(file, topology));
+                }
+                else
+                {
+                    w.WriteStartArray("errors");
+                    foreach (ConfigDiagnostic problem in problems)
+                    {
+                        w.WriteStartObject();
+                        w.WriteNumber("line", problem.Line);
+                        w.WriteString("path", problem.Path);
+                        w.WriteString("message", problem.Message);
+                        w.WriteEndObject();
+                    }
+
+                    w.WriteEndArray();
+                }
+
+                w.WriteEndObject();
+            }
+
+            Out(r).WriteLine(Encoding.UTF8.GetString(buffer.ToArray()));
+            return topology is null ? 1 : 0;
+        }
+
         if (topology is null)
         {
             foreach (ConfigDiagnostic problem in problems)

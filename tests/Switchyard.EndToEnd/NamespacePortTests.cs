@@ -78,8 +78,13 @@ public sealed class NamespacePortTests(ITestOutputHelper output)
                 await Task.Delay(50);
             }
 
-            (code, text) = await sy.CliAsync("attach", "default", "--pid", sleeper.Id.ToString(CultureInfo.InvariantCulture), "--ifname", "sy1");
+            (code, text) = await sy.CliAsync("attach", "default", "--pid", sleeper.Id.ToString(CultureInfo.InvariantCulture), "--ifname", "sy1", "--json");
             Assert.True(code == 0, text);
+            using (JsonDocument attached = JsonDocument.Parse(text))
+            {
+                Assert.True(attached.RootElement.GetProperty("ok").GetBoolean(), text);
+            }
+
             Assert.Contains("UP", b.Exec("ip", ["-o", "link", "show", "sy1"]).Output, StringComparison.Ordinal);
 
             JsonElement show = await sy.ShowAsync();

@@ -79,6 +79,39 @@ public sealed class TopologyCliTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task CheckJson_ThreeMistakes_ErrorsWithLinePathAndMessage_ValidFileHasTheSummary()
+    {
+        await File.WriteAllTextAsync(TopologyFile, """
+            networks:
+              - name: lab
+                colour: blue
+                ports:
+                  - name: p1
+                    netdev: "stream,addr.type=unix,addr.path=/tmp/sy-p1.sock,server=on"
+                    vlan: 5000
+                  - name: p1
+                    netdev: "stream,addr.type=unix,addr.path=/tmp/sy-p2.sock,server=on"
+            """);
+
+        (int code, string output, _) = await Run("check", "-c", TopologyFile, "--json");
+
+        Assert.Equal(1, code);
+        using (var doc = System.Text.Json.JsonDocument.Parse(output))
+        {
+            Assert.False(doc.RootElement.GetProperty("ok").GetBoolean());
+            Assert.Equal([3, 7, 8], doc.RootElement.GetProperty("errors").EnumerateArray().Select(e => e.GetProperty("line").GetInt32()));
+            Assert.Equal("networks[0].ports[0].vlan", doc.RootElement.GetProperty("errors")[1].GetProperty("path").GetString());
+        }
+
+        await WriteTopology(extraPorts: "", gateway: string.Empty);
+        (code, output, _) = await Run("check", "-c", TopologyFile, "--json");
+        Assert.Equal(0, code);
+        using var valid = System.Text.Json.JsonDocument.Parse(output);
+        Assert.True(valid.RootElement.GetProperty("ok").GetBoolean());
+        Assert.StartsWith($"{TopologyFile} is valid", valid.RootElement.GetProperty("summary").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Check_ValidFile_PrintsOneParagraphSummaryAndExitsZero()
     {
         await WriteTopology(extraPorts: "", gateway: "    gateway: \"user,hostfwd=tcp:127.0.0.1:2222-:22\"\n");
