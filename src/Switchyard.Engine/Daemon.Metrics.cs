@@ -58,24 +58,7 @@ public sealed partial class Daemon
                 ports.Add(SnapshotPort(n, p, macsByPort, leases));
             }
 
-            SwitchCounters c = n.Switch.Counters;
-            var counters = new Dictionary<string, long>(StringComparer.Ordinal)
-            {
-                ["flooded"] = c.Flooded,
-                ["unicast_forwarded"] = c.UnicastForwarded,
-                ["filtered_local"] = c.FilteredLocal,
-                ["learned"] = c.Learned,
-                ["moved"] = c.Moved,
-                ["aged_out"] = c.AgedOut,
-                ["flushed"] = c.Flushed,
-                ["fdb_full"] = c.FdbFull,
-                ["fdb_entries"] = c.FdbEntries,
-                ["software_checksums"] = c.SoftwareChecksums,
-                ["software_segmented_frames"] = c.SoftwareSegmentedFrames,
-                ["software_segments"] = c.SoftwareSegments,
-                ["gso_frames_passed"] = c.GsoFramesPassed,
-                ["ports_closed_by_peer"] = n.PortsClosedByPeer,
-            };
+            Dictionary<string, long> counters = SwitchCountersOf(n);
             var attachments = new List<AttachmentInfo>();
             foreach (Attachment a in n.Attachments)
             {

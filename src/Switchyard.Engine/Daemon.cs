@@ -167,6 +167,30 @@ public sealed partial class Daemon : IAsyncDisposable
         return drops;
     }
 
+    /// <summary>A network's switch counters by their snake_case names, as `show` and /metrics give them.</summary>
+    private static Dictionary<string, long> SwitchCountersOf(Network n)
+    {
+        SwitchCounters c = n.Switch.Counters;
+        return new Dictionary<string, long>(StringComparer.Ordinal)
+        {
+            ["flooded"] = c.Flooded,
+            ["unicast_forwarded"] = c.UnicastForwarded,
+            ["filtered_local"] = c.FilteredLocal,
+            ["learned"] = c.Learned,
+            ["moved"] = c.Moved,
+            ["aged_out"] = c.AgedOut,
+            ["flushed"] = c.Flushed,
+            ["fdb_full"] = c.FdbFull,
+            ["fdb_entries"] = c.FdbEntries,
+            ["software_checksums"] = c.SoftwareChecksums,
+            ["software_segmented_frames"] = c.SoftwareSegmentedFrames,
+            ["software_segments"] = c.SoftwareSegments,
+            ["gso_frames_passed"] = c.GsoFramesPassed,
+            ["capture_dropped"] = c.CaptureDropped,
+            ["ports_closed_by_peer"] = n.PortsClosedByPeer,
+        };
+    }
+
     private Network FindNetwork(string? name) =>
         networks.Find(n => n.Name == (name ?? Defaults.NetworkName))
         ?? throw new InvalidOperationException($"no network named '{name}' (networks: {string.Join(", ", networks.Select(n => n.Name))})");
@@ -182,25 +206,7 @@ public sealed partial class Daemon : IAsyncDisposable
             var ports = n.Switch.Ports
                 .Select(p => new PortInfo(p.Name, p.Kind, p.Peer, n.Switch.MembershipOf(p).ToString(), p.Counters.RxFrames, p.Counters.RxBytes, p.Counters.TxFrames, p.Counters.TxBytes, DropsOf(p.Counters), n.Switch.IsLinkUp(p)))
                 .ToList();
-            SwitchCounters c = n.Switch.Counters;
-            var counters = new Dictionary<string, long>(StringComparer.Ordinal)
-            {
-                ["flooded"] = c.Flooded,
-                ["unicast_forwarded"] = c.UnicastForwarded,
-                ["filtered_local"] = c.FilteredLocal,
-                ["learned"] = c.Learned,
-                ["moved"] = c.Moved,
-                ["aged_out"] = c.AgedOut,
-                ["flushed"] = c.Flushed,
-                ["fdb_full"] = c.FdbFull,
-                ["fdb_entries"] = c.FdbEntries,
-                ["software_checksums"] = c.SoftwareChecksums,
-                ["software_segmented_frames"] = c.SoftwareSegmentedFrames,
-                ["software_segments"] = c.SoftwareSegments,
-                ["gso_frames_passed"] = c.GsoFramesPassed,
-                ["capture_dropped"] = c.CaptureDropped,
-                ["ports_closed_by_peer"] = n.PortsClosedByPeer,
-            };
+            Dictionary<string, long> counters = SwitchCountersOf(n);
             GatewayInfo? gateway = n.Gateway is { } g ? DescribeGateway(g) : null;
             result.Add(new NetworkInfo(n.Name, n.Config.Hub, attachments, ports, counters, DropsOf(n.ClosedPortDrops), gateway));
         }
