@@ -28,6 +28,7 @@ internal static class MetricsRenderer
         ("software_segmented_frames", "switchyard_switch_software_segmented_frames_total", "GSO frames segmented in software for ports that cannot take them."),
         ("software_segments", "switchyard_switch_software_segments_total", "Segments produced by software segmentation."),
         ("gso_frames_passed", "switchyard_switch_gso_frames_passed_total", "GSO frames handed whole to ports that take them."),
+        ("capture_dropped", "switchyard_switch_capture_dropped_frames_total", "Frames a running packet capture could not keep (its queue was full)."),
         ("ports_closed_by_peer", "switchyard_switch_ports_closed_by_peer_total", "Ports removed because their peer hung up or broke the protocol."),
     ];
 
