@@ -37,7 +37,7 @@ public sealed class RateLimitedLoggerProvider(ILoggerProvider inner, TimeProvide
                 return;
             }
 
-            Bucket bucket = buckets.GetOrAdd(eventId.Id, _ => new Bucket(burst, clock.GetTimestamp()));
+            Bucket bucket = buckets.GetOrAdd(eventId.Id, static (_, state) => new Bucket(state.burst, state.clock.GetTimestamp()), (burst, clock));
             long suppressed;
             lock (bucket)
             {
