@@ -1,5 +1,6 @@
 // Options of `switchyard-bench l2`, parsed by hand like the other subcommands' options.
 using System.Globalization;
+using static Switchyard.Bench.OptionText;
 
 namespace Switchyard.Bench;
 
@@ -163,42 +164,6 @@ internal sealed record L2Options
 
         return o;
     }
-
-    private static string Value(IReadOnlyList<string> args, ref int i)
-    {
-        if (i + 1 >= args.Count)
-        {
-            throw new UsageException($"{args[i]} needs a value");
-        }
-
-        return args[++i];
-    }
-
-    private static int ParseInt(string option, string text, int min, int max)
-    {
-        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value) || value < min || value > max)
-        {
-            throw new UsageException($"{option} takes a whole number from {min} to {max}, not '{text}'");
-        }
-
-        return value;
-    }
-
-    private static double ParseSeconds(string option, string text, double min)
-    {
-        if (!double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double value) || value < min || value > 600)
-        {
-            throw new UsageException($"{option} takes seconds from {min} to 600, not '{text}'");
-        }
-
-        return value;
-    }
-
-    /// <summary>A namespace name prefix (at most 24 letters, digits or '-'; interface names do not derive from it).</summary>
-    private static string ParseName(string option, string text) =>
-        text.Length is > 0 and <= 24 && text.All(c => char.IsAsciiLetterOrDigit(c) || c == '-')
-            ? text
-            : throw new UsageException($"{option} takes 1 to 24 letters, digits or '-', not '{text}'");
 
     /// <summary>`key=value[,key=value...]` words that go into a netdev string and into YAML quotes.</summary>
     private static string ParseTapWords(string option, string text) =>

@@ -3,6 +3,7 @@
 // run), every run in the order it ran with the interfaces' offloads, the exact commands, every failure.
 using System.Globalization;
 using System.Text;
+using static Switchyard.Bench.ReportText;
 
 namespace Switchyard.Bench;
 
@@ -114,18 +115,6 @@ internal sealed class L2Report(
         sb.AppendLine("Only the ratios travel: absolute figures move with the machine and with whatever else runs on it, and the switches ran alternately so that drift hits them alike. Throughput is what the iperf3 receiver counted. *switch CPU* is the switch's own processes (Switchyard; vde_switch plus both vde_plug2tap), in CPUs (1.00 = one CPU busy); the Linux bridge has no process: its forwarding is kernel softirq work, mostly charged to the iperf3 processes whose veth transmit runs it. *rest CPU* is the machine's busy time minus the switch and both iperf3 processes: softirq work for the TCP connection plus anything else running; it can come out slightly below 0 from sampling granularity). Both endpoints' TCP stacks are the same kernel for every switch; what differs is the path between A's interface and B's: the bridge's veth pairs carry 64 KB GSO segments whole, a tap without a vnet header gives its reader every 1500-byte frame (see the offloads per run). Request/response and ping are latency, lower is better: a Switchyard / anchor ratio below 1 means Switchyard answered faster.");
         return sb.ToString();
     }
-
-    private static string Inv(FormattableString s) => FormattableString.Invariant(s);
-
-    private static string Gbps(Throughput? t) => t is null ? "-" : t.Gbps.ToString("F2", CultureInfo.InvariantCulture);
-
-    private static string Cpu(double? cpus) => cpus is double c && !double.IsNaN(c) ? c.ToString("F2", CultureInfo.InvariantCulture) : "-";
-
-    private static string Us(double? us) => us is double u && !double.IsNaN(u) ? u.ToString("F0", CultureInfo.InvariantCulture) : "-";
-
-    private static string F2(double v) => v.ToString("F2", CultureInfo.InvariantCulture);
-
-    private static string F0(double v) => v.ToString("F0", CultureInfo.InvariantCulture);
 
     private List<double> Values(L2Tool tool, Pick pick)
     {

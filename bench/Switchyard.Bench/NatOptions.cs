@@ -1,5 +1,6 @@
 // Options of `switchyard-bench nat`, parsed by hand like StreamOptions and VhostOptions.
 using System.Globalization;
+using static Switchyard.Bench.OptionText;
 
 namespace Switchyard.Bench;
 
@@ -159,43 +160,6 @@ internal sealed record NatOptions
 
         return o;
     }
-
-    private static string Value(IReadOnlyList<string> args, ref int i)
-    {
-        if (i + 1 >= args.Count)
-        {
-            throw new UsageException($"{args[i]} needs a value");
-        }
-
-        return args[++i];
-    }
-
-    private static int ParseInt(string option, string text, int min, int max)
-    {
-        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value) || value < min || value > max)
-        {
-            throw new UsageException($"{option} takes a whole number from {min} to {max}, not '{text}'");
-        }
-
-        return value;
-    }
-
-    private static double ParseSeconds(string option, string text, double min)
-    {
-        if (!double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double value) || value < min || value > 600)
-        {
-            throw new UsageException($"{option} takes seconds from {min} to 600, not '{text}'");
-        }
-
-        return value;
-    }
-
-    /// <summary>A namespace name prefix: it ends up in /run/netns and in `ip` arguments, and interface
-    /// names derive from nothing here, so letters, digits and '-' are enough (at most 24 characters).</summary>
-    private static string ParseName(string option, string text) =>
-        text.Length is > 0 and <= 24 && text.All(c => char.IsAsciiLetterOrDigit(c) || c == '-')
-            ? text
-            : throw new UsageException($"{option} takes 1 to 24 letters, digits or '-', not '{text}'");
 
     private static List<int> ParseList(string option, string text, int min, int max)
     {

@@ -3,6 +3,7 @@
 // run), every run in the order it ran, the exact commands, and every failure with the daemon's output.
 using System.Globalization;
 using System.Text;
+using static Switchyard.Bench.ReportText;
 
 namespace Switchyard.Bench;
 
@@ -103,18 +104,6 @@ internal sealed class NatReport(
         sb.AppendLine("Only the ratios travel: absolute figures move with the machine and with whatever else runs on it, and the tools ran alternately so that drift hits them alike. Throughput is what the iperf3 receiver counted. *daemon CPU* near 1.00 means the NAT daemon was the bottleneck (pasta, slirp4netns and the iperf3 processes are single-threaded; Switchyard may spread over threads and show more than 1.00). *rest CPU* is the machine's busy time minus the daemon and both iperf3 processes: the kernel's softirq work for both TCP connections plus anything else running; well above ~0.5 on two CPUs means other work competed with the run. Request/response is latency, lower is better: a Switchyard / anchor ratio below 1 means Switchyard answered faster. The guest's TCP stack and the host's sockets are the same kernel for every tool; the difference is the daemon's path between the guest's interface and the host's sockets (its tap I/O, its TCP translation, its wake-ups).");
         return sb.ToString();
     }
-
-    private static string Inv(FormattableString s) => FormattableString.Invariant(s);
-
-    private static string Gbps(Throughput? t) => t is null ? "-" : t.Gbps.ToString("F2", CultureInfo.InvariantCulture);
-
-    private static string Cpu(double? cpus) => cpus is double c && !double.IsNaN(c) ? c.ToString("F2", CultureInfo.InvariantCulture) : "-";
-
-    private static string Us(double? us) => us is double u && !double.IsNaN(u) ? u.ToString("F0", CultureInfo.InvariantCulture) : "-";
-
-    private static string F2(double v) => v.ToString("F2", CultureInfo.InvariantCulture);
-
-    private static string F0(double v) => v.ToString("F0", CultureInfo.InvariantCulture);
 
     private static readonly (string Name, Pick Pick, Func<double, string> Format, bool LowerIsBetter)[] Measures =
     [

@@ -1,5 +1,5 @@
 // Options of `switchyard-bench vhost`, parsed by hand like StreamOptions.
-using System.Globalization;
+using static Switchyard.Bench.OptionText;
 
 namespace Switchyard.Bench;
 
@@ -218,36 +218,6 @@ internal sealed record VhostOptions
         }
 
         return o;
-    }
-
-    private static string Value(IReadOnlyList<string> args, ref int i)
-    {
-        if (i + 1 >= args.Count)
-        {
-            throw new UsageException($"{args[i]} needs a value");
-        }
-
-        return args[++i];
-    }
-
-    private static int ParseInt(string option, string text, int min, int max)
-    {
-        if (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int value) || value < min || value > max)
-        {
-            throw new UsageException($"{option} takes a whole number from {min} to {max}, not '{text}'");
-        }
-
-        return value;
-    }
-
-    private static double ParseSeconds(string option, string text, double min)
-    {
-        if (!double.TryParse(text, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out double value) || value < min || value > 600)
-        {
-            throw new UsageException($"{option} takes seconds from {min} to 600, not '{text}'");
-        }
-
-        return value;
     }
 
     private static List<int> ParseList(string option, string text, int min, int max)
