@@ -6,7 +6,9 @@
 // is created inside it as eth0); busybox udhcpc inside the namespace takes a lease from the
 // network's gateway (it stays, renewing the lease, until the command ends, then releases it) and a
 // script applies address, default route and MTU, and writes the DNS
-// servers to /etc/netns/NAME/resolv.conf. `ip netns exec` then runs the command: it bind-mounts
+// servers to /etc/netns/NAME/resolv.conf. That hook script and its marker files live in a fresh
+// private directory (PrivateDirectory: mkdtemp, 0700, files created O_EXCL), never at a predictable
+// path: root executes the script, so a local user who could plant or swap it would own the host. `ip netns exec` then runs the command: it bind-mounts
 // that file over /etc/resolv.conf in a private mount namespace of the child only, so the host's
 // resolv.conf is never modified. The command inherits our stdin/stdout/stderr (nothing of ours is
 // written to stdout) and its exit code is ours. Ctrl-C reaches the command through the terminal's
@@ -174,7 +176,7 @@ internal static partial class Program
         string nsName = string.Create(CultureInfo.InvariantCulture, $"sy-exec-{Environment.ProcessId}");
         string portName = nsName;
         string etcDir = Path.Combine("/etc/netns", nsName);
-        string scratch = Path.Combine(Path.GetTempPath(), nsName);
+        PrivateDirectory? scratch = null; // the udhcpc hook and its markers: root runs them, so nobody else may touch them
         bool portAdded = false;
         bool nsAdded = false;
 
@@ -240,14 +242,12 @@ internal static partial class Program
 
             portAdded = true;
             Directory.CreateDirectory(etcDir);
-            Directory.CreateDirectory(scratch);
-            string script = Path.Combine(scratch, "udhcpc.sh");
-            await File.WriteAllTextAsync(script, UdhcpcScript.Replace("\r", string.Empty, StringComparison.Ordinal), ct).ConfigureAwait(false);
-            File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            scratch = PrivateDirectory.Create("sy-exec-");
+            string script = scratch.CreateFile("udhcpc.sh", Encoding.UTF8.GetBytes(UdhcpcScript.Replace("\r", string.Empty, StringComparison.Ordinal)), executable: true);
             // udhcpc stays for the command's lifetime (renewing the lease); -R releases the lease when
             // it is stopped with SIGTERM at cleanup, so repeated execs do not use up the address pool.
-            string bound = Path.Combine(scratch, "bound");
-            releasing = Path.Combine(scratch, "releasing");
+            string bound = Path.Combine(scratch.Path, "bound");
+            releasing = "releasing";
             var dhcpInfo = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             foreach (string a in (string[])["netns", "exec", nsName, "busybox", "udhcpc", "-i", "eth0", "-n", "-f", "-R", "-t", "10", "-T", "1", "-s", script])
             {
@@ -256,7 +256,7 @@ internal static partial class Program
 
             dhcpInfo.Environment["SY_RESOLV"] = Path.Combine(etcDir, "resolv.conf");
             dhcpInfo.Environment["SY_BOUND"] = bound;
-            dhcpInfo.Environment["SY_RELEASING"] = releasing;
+            dhcpInfo.Environment["SY_RELEASING"] = Path.Combine(scratch.Path, releasing);
             dhcp = Process.Start(dhcpInfo) ?? throw new IOException("busybox udhcpc did not start");
             var dhcpOutput = new StringBuilder();
             dhcp.OutputDataReceived += (_, e) => { lock (dhcpOutput) { dhcpOutput.AppendLine(e.Data); } };
@@ -321,9 +321,16 @@ internal static partial class Program
             if (dhcp is not null)
             {
                 string? mac = await LinkMacAsync(nsName).ConfigureAwait(false);
-                if (releasing is not null)
+                if (releasing is not null && scratch is not null)
                 {
-                    await File.WriteAllBytesAsync(releasing, []).ConfigureAwait(false);
+                    try
+                    {
+                        _ = scratch.CreateFile(releasing, []);
+                    }
+                    catch (IOException)
+                    {
+                        // Already there: nothing else can write in our private directory, so it is our own marker.
+                    }
                 }
 
                 await StopDhcpAsync(dhcp).ConfigureAwait(false);
@@ -351,7 +358,7 @@ internal static partial class Program
             }
 
             TryDelete(etcDir);
-            TryDelete(scratch);
+            scratch?.Dispose();
         }
     }
 

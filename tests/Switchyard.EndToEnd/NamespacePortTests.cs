@@ -222,7 +222,7 @@ public sealed class NamespacePortTests(ITestOutputHelper output)
     }
 
     // Runs the published switchyard binary with stdout kept as bytes (CliAsync returns text).
-    private static async Task<(int Code, byte[] Stdout, string Stderr)> RunBinaryAsync(SwitchyardProcess sy, params string[] args)
+    internal static async Task<(int Code, byte[] Stdout, string Stderr)> RunBinaryAsync(SwitchyardProcess sy, params string[] args)
     {
         string bin = Environment.GetEnvironmentVariable("SWITCHYARD_BIN") is { Length: > 0 } b && File.Exists(b)
             ? b
