@@ -13,6 +13,7 @@ using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.Engine.Loop;
 using Switchyard.Engine.Networks;
+using Switchyard.Native;
 using Switchyard.Protocols;
 using Switchyard.Switching;
 using Switchyard.UserNet;
@@ -48,6 +49,12 @@ public sealed partial class Daemon : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         Directory.CreateDirectory(options.RunDirectory);
+        if (PrivateDirectory.DescribeSharedDirectory(options.RunDirectory) is { } unsafeDir)
+        {
+            // Our sockets in a directory another user controls could be swapped under QEMU's feet.
+            throw new ConfigException($"run directory {options.RunDirectory} is not safe to use: {unsafeDir}; remove it, or choose another with --run-dir");
+        }
+
         var daemon = new Daemon(options);
         daemon.loop.Start();
         try

@@ -81,6 +81,32 @@ public sealed class PrivateDirectory : IDisposable
         return (mode & 0x3F) != 0 ? $"its mode {Convert.ToString(mode & 0x1FF, 8)} lets others in" : null;
     }
 
+    /// <summary>
+    /// Why <paramref name="path"/> is not safe to keep our sockets in, or null if it is: it must be a real
+    /// directory (not a link), owned by us or by root, that no one but its owner and group can write. A
+    /// directory someone else controls would let them replace our sockets (and intercept a guest's
+    /// vhost-user connection) or plant links we would follow.
+    /// </summary>
+    public static string? DescribeSharedDirectory(string path)
+    {
+        if (!TryLstat(path, out uint mode, out uint uid))
+        {
+            return "it does not exist";
+        }
+
+        if ((mode & LibC.S_IFMT) != LibC.S_IFDIR)
+        {
+            return (mode & LibC.S_IFMT) == LibC.S_IFLNK ? "it is a symbolic link" : "it is not a directory";
+        }
+
+        if (uid != LibC.geteuid() && uid != 0)
+        {
+            return $"it is owned by uid {uid}, not by us";
+        }
+
+        return (mode & 0x2) != 0 ? $"anyone can write in it (mode {Convert.ToString(mode & 0xFFF, 8)})" : null;
+    }
+
     /// <summary>Creates <paramref name="name"/> inside the directory with O_EXCL (never through a link) and writes
     /// <paramref name="contents"/>; <paramref name="executable"/> makes it 0700, otherwise 0600.</summary>
     public string CreateFile(string name, ReadOnlySpan<byte> contents, bool executable = false)
