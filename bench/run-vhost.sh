@@ -7,6 +7,8 @@
 # Installs dpdk-dev (dpdk-testpmd) with apt-get if it is missing; reserves 2 MiB hugepages if too few are
 # free and puts vm.nr_hugepages back afterwards; publishes switchyard if needed and runs a private copy of
 # it, so a rebuild by someone else during the run cannot swap the binary under the benchmark.
+# Switchyard runs with --vhost-user-memory trusted: DPDK shares hugepage memory it does not seal, which
+# the default policy (memory=sealed) refuses; testpmd here is our own, trusted front-end.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$here"

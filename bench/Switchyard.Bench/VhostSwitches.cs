@@ -60,14 +60,16 @@ internal sealed class SwitchyardVhost(string bin, VhostOptions options, ChildPro
     public override VhostTool Tool => VhostTool.Switchyard;
 
     public override string Layout =>
-        $"`switchyard up --run-dir DIR` ({bin}), pinned with taskset to CPU {options.SwitchCpu} (all its threads); " +
+        $"`switchyard up --run-dir DIR --vhost-user-memory trusted` ({bin}), pinned with taskset to CPU {options.SwitchCpu} (all its threads); " +
         "the generator's two virtio-user ports are two connections to DIR/vhost-user.sock, i.e. two ports " +
         "(vhost-user.1, vhost-user.2) of the default network, a learning switch.";
 
     public override (string A, string B) Start(string directory)
     {
         dir = directory;
-        List<string> args = ["up", "--run-dir", directory];
+        // DPDK's memory is a hugetlbfs memfd (or, with --no-huge, a memfd) that it neither seals nor makes sealable, so
+        // the default policy (memory=sealed) would refuse it: the benchmark's own testpmd is a trusted front-end.
+        List<string> args = ["up", "--run-dir", directory, "--vhost-user-memory", "trusted"];
         if (options.SwitchyardVerbose)
         {
             args.Add("-v");

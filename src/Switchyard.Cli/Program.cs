@@ -10,6 +10,7 @@ using Microsoft.Extensions.Logging.Console;
 using Switchyard.Engine;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
+using Switchyard.Native;
 using Switchyard.UserNet;
 
 namespace Switchyard.Cli;
@@ -91,18 +92,48 @@ internal static partial class Program
             HelpName = "SPEC",
         };
         var noGateway = new Option<bool>("--no-gateway") { Description = "Start the default network without a NAT gateway (a plain switch)" };
-        var command = new Command("up", "Start the daemon in the foreground and print the QEMU arguments for each network.") { config, verbose, quiet, logFormat, gateway, noGateway, HttpOption, HttpAllowRemoteOption };
-        command.SetAction((r, ct) => UpAsync(r, RunDir(r), r.GetValue(config), r.GetValue(gateway), r.GetValue(noGateway), LogSetup.Level(r.GetValue(verbose), r.GetValue(quiet)), r.GetValue(logFormat) == "json", ct));
+        var vhostUserMemory = new Option<string?>("--vhost-user-memory")
+        {
+            Description = "Guest memory the default vhost-user port maps: sealed (default; only memfds the front-end cannot shrink) or trusted (any file, e.g. DPDK hugepage files; a front-end that truncates it can crash the daemon)",
+            HelpName = "sealed|trusted",
+        };
+        vhostUserMemory.AcceptOnlyFromAmong("sealed", "trusted");
+        var maxGuestMappings = new Option<int?>("--max-guest-mappings")
+        {
+            Description = $"Most guest-memory regions mapped at once across all vhost-user connections (default {MappingBudget.DefaultLimit()}: vm.max_map_count / 4, at most 8192)",
+            HelpName = "N",
+        };
+        var command = new Command("up", "Start the daemon in the foreground and print the QEMU arguments for each network.") { config, verbose, quiet, logFormat, gateway, noGateway, vhostUserMemory, maxGuestMappings, HttpOption, HttpAllowRemoteOption };
+        command.SetAction((r, ct) =>
+        {
+            if (r.GetValue(maxGuestMappings) is { } mappings)
+            {
+                if (mappings < 1)
+                {
+                    return Task.FromResult(Fail(r, $"--max-guest-mappings {mappings}: give at least 1", 2));
+                }
+
+                MappingBudget.Global.Limit = mappings;
+            }
+
+            MemoryFilePolicy? memory = r.GetValue(vhostUserMemory) is { } text && VhostUserSpec.TryParseMemoryPolicy(text, out MemoryFilePolicy parsed) ? parsed : null;
+            return UpAsync(r, RunDir(r), r.GetValue(config), r.GetValue(gateway), r.GetValue(noGateway), memory, LogSetup.Level(r.GetValue(verbose), r.GetValue(quiet)), r.GetValue(logFormat) == "json", ct);
+        });
         return command;
     }
 
     /// <summary>The topology `up` runs: the file, or the default network with its gateway as the flags
     /// say. Throws <see cref="ConfigException"/> with every problem.</summary>
-    internal static TopologyConfig BuildTopology(string runDir, string? configPath, string? gatewaySpec, bool noGateway)
+    internal static TopologyConfig BuildTopology(string runDir, string? configPath, string? gatewaySpec, bool noGateway, MemoryFilePolicy? vhostUserMemory = null)
     {
         if (configPath is not null && (gatewaySpec is not null || noGateway))
         {
             throw new ConfigException("--gateway and --no-gateway apply to the built-in default network; with --config, set `gateway:` on the network in the file (docs/gateway.md)");
+        }
+
+        if (configPath is not null && vhostUserMemory is not null)
+        {
+            throw new ConfigException("--vhost-user-memory applies to the built-in default network; with --config, add memory=trusted to the vhost-user port's netdev spec in the file (docs/vhost-user.md)");
         }
 
         if (gatewaySpec is not null && noGateway)
@@ -123,6 +154,11 @@ internal static partial class Program
         }
 
         TopologyConfig topology = TopologyConfig.Default(runDir);
+        if (vhostUserMemory is { } memory)
+        {
+            topology = new TopologyConfig([.. topology.Networks.Select(n => n with { Ports = [.. n.Ports.Select(p => WithMemory(p, memory))] })]);
+        }
+
         if (!noGateway && gatewaySpec is null)
         {
             return topology;
@@ -137,13 +173,18 @@ internal static partial class Program
         return new TopologyConfig([.. topology.Networks.Select(n => n.Name == Defaults.NetworkName ? n with { Gateway = options } : n)]);
     }
 
-    private static async Task<int> UpAsync(ParseResult r, string runDir, string? configPath, string? gatewaySpec, bool noGateway, LogLevel logLevel, bool jsonLogs, CancellationToken ct)
+    /// <summary><paramref name="port"/> with its vhost-user memory policy set to <paramref name="memory"/> (other kinds as they are).</summary>
+    private static PortConfig WithMemory(PortConfig port, MemoryFilePolicy memory) => port.Netdev is VhostUserSpec v
+        ? port with { Netdev = new VhostUserSpec(v.Path, v.Server, v.Queues, memory) }
+        : port;
+
+    private static async Task<int> UpAsync(ParseResult r, string runDir, string? configPath, string? gatewaySpec, bool noGateway, MemoryFilePolicy? vhostUserMemory, LogLevel logLevel, bool jsonLogs, CancellationToken ct)
     {
         TopologyConfig topology;
         System.Net.IPEndPoint? http;
         try
         {
-            topology = BuildTopology(runDir, configPath, gatewaySpec, noGateway);
+            topology = BuildTopology(runDir, configPath, gatewaySpec, noGateway, vhostUserMemory);
             http = HttpEndpoint(r.GetValue(HttpOption), r.GetValue(HttpAllowRemoteOption), topology);
         }
         catch (ConfigException ex)

@@ -43,6 +43,11 @@ internal static class Tables
             }
         }
 
+        if (show.Daemon is { Count: > 0 } daemon)
+        {
+            sb.Append(CultureInfo.InvariantCulture, $"daemon: {string.Join(" ", daemon.Select(c => $"{c.Key}={c.Value}"))}\n");
+        }
+
         return sb.ToString();
     }
 

@@ -174,6 +174,16 @@ public sealed partial class Daemon : IAsyncDisposable
         return drops;
     }
 
+    /// <summary>Process-wide figures for `show` (see <see cref="ShowResult"/>): what peers make the daemon hold.</summary>
+    private Dictionary<string, long> DaemonCounters() => new(StringComparer.Ordinal)
+    {
+        ["loop_registrations"] = loop.Registrations,
+        ["loop_hangups_dropped"] = loop.HangUpsDropped,
+        ["guest_mappings"] = MappingBudget.Global.Used,
+        ["guest_mappings_limit"] = MappingBudget.Global.Limit,
+        ["guest_mappings_refused"] = MappingBudget.Global.Refused,
+    };
+
     /// <summary>A network's switch counters by their snake_case names, as `show` and /metrics give them.</summary>
     private static Dictionary<string, long> SwitchCountersOf(Network n)
     {
@@ -218,7 +228,7 @@ public sealed partial class Daemon : IAsyncDisposable
             result.Add(new NetworkInfo(n.Name, n.Config.Hub, attachments, ports, counters, DropsOf(n.ClosedPortDrops), gateway));
         }
 
-        return new ShowResult(RunDirectory, result);
+        return new ShowResult(RunDirectory, result, DaemonCounters());
     }
 
     private List<FdbRow> Fdb(string? networkName)

@@ -24,6 +24,11 @@
 // reads and clears the bitmap concurrently), which on little-endian x86_64 is bit-for-bit the spec's
 // `log[page / 8] |= 1 << (page % 8)`. Pages beyond the bitmap are ignored and counted.
 //
+// What a region may be backed by, and how many there may be (issue 10): each file passes MappedRegion's
+// checks under this table's MemoryFilePolicy (a regular file that the front-end cannot shrink, unless the
+// port trusts it), and each mapping, the log's included, takes one unit of a process-wide MappingBudget
+// before mmap and gives it back when unmapped, so that front-ends together cannot exhaust vm.max_map_count.
+//
 // Threading and lifetime: owned by one event loop; every method must be called on it. A span from
 // TryGetSpan is valid until the next SetRegions / RemoveRegion / Dispose on that loop, so never keep
 // one across a return to the loop. What it owns: every region mapping and the log mapping; it takes
@@ -48,17 +53,24 @@ public sealed unsafe class GuestMemory : IGuestMemory, IDisposable
     private int count;
     private int lastHit;
 
+    private readonly MemoryFilePolicy policy;
+    private readonly MappingBudget budget;
     private MappedRegion? log;
     private ulong* logWords;
     private ulong logPages;
     private long pagesBeyondLog;
 
-    public GuestMemory()
+    /// <summary>An empty table whose files must meet <paramref name="policy"/> and whose mappings count against
+    /// <paramref name="budget"/> (default: <see cref="MappingBudget.Global"/>).</summary>
+    public GuestMemory(MemoryFilePolicy policy = MemoryFilePolicy.Sealed, MappingBudget? budget = null)
     {
+        this.policy = policy;
+        this.budget = budget ?? MappingBudget.Global;
     }
 
     /// <summary>A table of <paramref name="regions"/>; see <see cref="SetRegions"/>.</summary>
-    public GuestMemory(ReadOnlySpan<GuestMemoryRegion> regions, ReadOnlySpan<int> fds) => SetRegions(regions, fds);
+    public GuestMemory(ReadOnlySpan<GuestMemoryRegion> regions, ReadOnlySpan<int> fds, MemoryFilePolicy policy = MemoryFilePolicy.Sealed, MappingBudget? budget = null)
+        : this(policy, budget) => SetRegions(regions, fds);
 
     public int RegionCount => count;
 
@@ -130,7 +142,7 @@ public sealed unsafe class GuestMemory : IGuestMemory, IDisposable
             FileDescriptors.CloseAll(fds[(next + 1)..]);
             for (int i = 0; i < next; i++)
             {
-                fresh[i].Mapping.Dispose();
+                Unmap(fresh[i]);
             }
 
             throw;
@@ -143,7 +155,7 @@ public sealed unsafe class GuestMemory : IGuestMemory, IDisposable
         lastHit = 0;
         for (int i = 0; i < oldCount; i++)
         {
-            old[i].Mapping.Dispose();
+            Unmap(old[i]);
         }
     }
 
@@ -191,11 +203,11 @@ public sealed unsafe class GuestMemory : IGuestMemory, IDisposable
             ref readonly GuestMemoryRegion r = ref slots[i].Region;
             if (r.GuestPhysAddr == guestPhysAddr && r.Size == size && r.UserAddr == userAddr)
             {
-                MappedRegion mapping = slots[i].Mapping;
+                Slot removed = slots[i];
                 Array.Copy(slots, i + 1, slots, i, count - i - 1);
                 slots[--count] = default;
                 lastHit = 0;
-                mapping.Dispose();
+                Unmap(removed);
                 return;
             }
         }
@@ -261,12 +273,23 @@ public sealed unsafe class GuestMemory : IGuestMemory, IDisposable
     /// <exception cref="IOException">The log could not be mapped; the previous log (if any) stays.</exception>
     public void SetLog(int fd, ulong mmapSize, ulong mmapOffset)
     {
-        MappedRegion fresh = MappedRegion.MapAtFileOffset(fd, mmapOffset, mmapSize);
+        AcquireMapping(fd);
+        MappedRegion fresh;
+        try
+        {
+            fresh = MappedRegion.MapAtFileOffset(fd, mmapOffset, mmapSize, policy);
+        }
+        catch
+        {
+            budget.Release();
+            throw;
+        }
+
         MappedRegion? old = log;
         log = fresh;
         logWords = (ulong*)fresh.Data;
         logPages = mmapSize * 8;
-        old?.Dispose();
+        ReleaseLog(old);
     }
 
     /// <summary>Stops logging and unmaps the log (a no-op when not logging).</summary>
@@ -276,7 +299,7 @@ public sealed unsafe class GuestMemory : IGuestMemory, IDisposable
         log = null;
         logWords = null;
         logPages = 0;
-        old?.Dispose();
+        ReleaseLog(old);
     }
 
     /// <inheritdoc/>
@@ -293,7 +316,7 @@ public sealed unsafe class GuestMemory : IGuestMemory, IDisposable
     {
         for (int i = 0; i < count; i++)
         {
-            slots[i].Mapping.Dispose();
+            Unmap(slots[i]);
             slots[i] = default;
         }
 
@@ -319,10 +342,49 @@ public sealed unsafe class GuestMemory : IGuestMemory, IDisposable
         return false;
     }
 
-    private static Slot MapSlot(in GuestMemoryRegion region, int fd)
+    /// <summary>Maps one region, taking one unit of the mapping budget first. Takes ownership of <paramref name="fd"/>.</summary>
+    private Slot MapSlot(in GuestMemoryRegion region, int fd)
     {
-        MappedRegion mapping = MappedRegion.Map(fd, region.MmapOffset, region.Size);
-        return new Slot { Region = region, Host = mapping.Data, Mapping = mapping };
+        AcquireMapping(fd);
+        try
+        {
+            MappedRegion mapping = MappedRegion.Map(fd, region.MmapOffset, region.Size, policy);
+            return new Slot { Region = region, Host = mapping.Data, Mapping = mapping };
+        }
+        catch
+        {
+            budget.Release();
+            throw;
+        }
+    }
+
+    /// <summary>Takes one unit of the mapping budget, or closes <paramref name="fd"/> (which the caller handed over)
+    /// and refuses.</summary>
+    private void AcquireMapping(int fd)
+    {
+        if (!budget.TryAcquire())
+        {
+            FileDescriptors.Close(fd);
+            throw new GuestMemoryException(
+                GuestMemoryRule.MappingBudgetExhausted,
+                $"The daemon already holds {budget.Used} guest-memory mappings, its limit ({budget.Limit}; "
+                + "switchyard up --max-guest-mappings sets it).");
+        }
+    }
+
+    private void Unmap(Slot slot)
+    {
+        slot.Mapping.Dispose();
+        budget.Release();
+    }
+
+    private void ReleaseLog(MappedRegion? old)
+    {
+        if (old is not null)
+        {
+            old.Dispose();
+            budget.Release();
+        }
     }
 
     private static void Validate(in GuestMemoryRegion r)

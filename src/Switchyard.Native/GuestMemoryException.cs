@@ -46,6 +46,16 @@ public enum GuestMemoryRule
 
     /// <summary>The number of descriptors does not match the number of regions.</summary>
     DescriptorCountMismatch,
+
+    /// <summary>The memory (or log) descriptor is not a regular file: an eventfd, socket, pipe or device.</summary>
+    NotARegularFile,
+
+    /// <summary>The file could shrink under the mapping (not a memfd sealed with F_SEAL_SHRINK, nor one we could seal),
+    /// and the port does not trust its front-end (memory=trusted).</summary>
+    ShrinkableFile,
+
+    /// <summary>Mapping the region would pass the daemon-wide mapping budget (<see cref="MappingBudget"/>).</summary>
+    MappingBudgetExhausted,
 }
 
 /// <summary>A guest-memory description from the front-end broke <see cref="Rule"/>.</summary>
@@ -75,6 +85,9 @@ public sealed class GuestMemoryException : Exception
         GuestMemoryRule.TooManyRegions => "too many regions",
         GuestMemoryRule.RegionNotFound => "no such region",
         GuestMemoryRule.DescriptorCountMismatch => "descriptor count does not match region count",
+        GuestMemoryRule.NotARegularFile => "memory descriptor is not a regular file",
+        GuestMemoryRule.ShrinkableFile => "memory file can be shrunk by the front-end",
+        GuestMemoryRule.MappingBudgetExhausted => "daemon-wide mapping budget exhausted",
         _ => rule.ToString(),
     };
 }

@@ -143,7 +143,20 @@ internal static unsafe partial class LibC
     public const uint MFD_CLOEXEC = 0x1;
 
     public const int F_GETFD = 1;
+    public const int F_GETFL = 3;
+    public const int F_SETFL = 4;
     public const int F_DUPFD_CLOEXEC = 1030;
+
+    /// <summary>F_ADD_SEALS / F_GET_SEALS (F_LINUX_SPECIFIC_BASE 1024 + 9 / + 10) and the seal bits, linux/fcntl.h.</summary>
+    public const int F_ADD_SEALS = 1033;
+    public const int F_GET_SEALS = 1034;
+    public const int F_SEAL_SEAL = 0x1;
+    public const int F_SEAL_SHRINK = 0x2;
+    public const int F_SEAL_GROW = 0x4;
+
+    /// <summary>memfd_create flag: the memfd starts without F_SEAL_SEAL, so seals can be added.</summary>
+    public const uint MFD_ALLOW_SEALING = 0x2;
+    public const int EPERM = 1;
 
     // struct stat on x86_64 glibc: 144 bytes; st_mode at 24, st_size at 48.
     public const int STAT_SIZE = 144;
@@ -272,6 +285,9 @@ internal static unsafe partial class LibC
 
     [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int stat(string path, byte* buf);
+
+    [LibraryImport("libc", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial nint readlink(string path, byte* buf, nuint bufsiz);
 
     public const int SIGINT = 2;
     public const int SIGTERM = 15;

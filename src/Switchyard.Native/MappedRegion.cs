@@ -9,14 +9,29 @@
 // MapAtFileOffset checks that. Both use PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE: shared so
 // we and the guest see the same pages, no-reserve so a large sparse guest costs address space only.
 //
-// What it trusts: nothing about the sizes (they come from the peer). Before calling mmap it checks that
-// the size is nonzero, offset + size does not wrap, the mapping is at most MaxMappingSize, and, for a
-// regular file, that the file is at least as long as the mapping (pages past EOF raise SIGBUS when
-// touched, which would take down the whole process on one peer's bad table). Rule violations throw
-// GuestMemoryException; a refusal by the kernel throws IOException with the errno text.
-// Not defended: a front-end that shrinks the file after we mapped it (ftruncate) can still cause SIGBUS;
-// closing that needs sealed memfds (F_SEAL_SHRINK), which QEMU does not promise.
+// What it trusts: nothing about the file or the sizes (they come from the peer). Before calling mmap it
+// checks, in this order: the sizes (nonzero, offset + size does not wrap, at most MaxMappingSize); that the
+// descriptor is a regular file (a memfd, a hugetlbfs, tmpfs or disk file; not an eventfd, socket or device);
+// that the file cannot shrink under us (below); and that the file is at least as long as the mapping. Rule
+// violations throw GuestMemoryException; a refusal by the kernel throws IOException with the errno text.
 //
+// Shrinking (issue 10, hole 1): pages of a shared mapping that lie past the end of its file raise SIGBUS when
+// touched, and the owner of the file can ftruncate it at any time after we mapped it. The daemon touches guest
+// memory on every frame, so one front-end shrinking its file would kill every guest with it. The policy
+// (MemoryFilePolicy.Sealed, the default) is that a region or dirty log must not be shrinkable by the
+// front-end:
+//   - a memfd (F_GET_SEALS succeeds) with F_SEAL_SHRINK is accepted (QEMU's memory-backend-memfd seals by
+//     default, and so does its dirty log);
+//   - a memfd without it but still sealable (created with MFD_ALLOW_SEALING, no F_SEAL_SEAL) is sealed by us
+//     with F_ADD_SEALS(F_SEAL_SHRINK), then accepted; from then on the front-end's own ftruncate to a smaller
+//     size fails with EPERM (growing stays allowed; it is harmless);
+//   - any other file (a memfd that cannot be sealed, hugetlbfs files such as DPDK's or QEMU's
+//     memory-backend-file on /dev/hugepages, tmpfs and disk files) can always be truncated by its owner, so it is
+//     refused with GuestMemoryRule.ShrinkableFile.
+// MemoryFilePolicy.Trusted (a port's memory=trusted) skips the seal check and maps any regular file as it is:
+// with it, a front-end that truncates its file can crash the daemon, which is why it is an explicit opt-in.
+// Sealing happens before the length check, so the size checked is the size the mapping keeps.
+
 // What it owns: the mapping, released by Dispose (or by the SafeHandle's finalizer if leaked). It takes
 // ownership of the descriptor it is given in every case, success or failure, and closes it as soon as the
 // mapping exists: a shared mapping keeps the file alive by itself, and holding hundreds of region
@@ -54,14 +69,15 @@ public sealed unsafe class MappedRegion : IDisposable
     /// <paramref name="fd"/> from file offset 0; <see cref="Length"/> bytes are usable starting
     /// <paramref name="mmapOffset"/> bytes in. Takes ownership of <paramref name="fd"/> and always closes it.
     /// </summary>
-    /// <exception cref="GuestMemoryException">The sizes break a rule (see <see cref="GuestMemoryRule"/>).</exception>
+    /// <exception cref="GuestMemoryException">The sizes or the file break a rule (see <see cref="GuestMemoryRule"/>).</exception>
     /// <exception cref="IOException">fstat or mmap failed.</exception>
-    public static MappedRegion Map(int fd, ulong mmapOffset, ulong size)
+    public static MappedRegion Map(int fd, ulong mmapOffset, ulong size, MemoryFilePolicy policy = MemoryFilePolicy.Sealed)
     {
         try
         {
             CheckSizes(mmapOffset, size);
             ulong length = mmapOffset + size;
+            CheckFile(fd, policy);
             CheckFileLength(fd, length);
             void* address = MapShared(fd, length, 0);
 
@@ -81,7 +97,7 @@ public sealed unsafe class MappedRegion : IDisposable
     /// </summary>
     /// <exception cref="GuestMemoryException">The sizes break a rule (see <see cref="GuestMemoryRule"/>).</exception>
     /// <exception cref="IOException">fstat or mmap failed.</exception>
-    public static MappedRegion MapAtFileOffset(int fd, ulong fileOffset, ulong size)
+    public static MappedRegion MapAtFileOffset(int fd, ulong fileOffset, ulong size, MemoryFilePolicy policy = MemoryFilePolicy.Sealed)
     {
         try
         {
@@ -93,6 +109,7 @@ public sealed unsafe class MappedRegion : IDisposable
                     $"mmap offset 0x{fileOffset:x} is not a multiple of the page size ({Environment.SystemPageSize}).");
             }
 
+            CheckFile(fd, policy);
             CheckFileLength(fd, fileOffset + size);
             void* address = MapShared(fd, size, (long)fileOffset);
             return new MappedRegion(new MappingHandle(address, size), (byte*)address, size);
@@ -141,6 +158,61 @@ public sealed unsafe class MappedRegion : IDisposable
                 $"Offset 0x{offset:x} + size 0x{size:x} exceeds the {MaxMappingSize >> 30} GiB mapping limit.");
         }
     }
+
+    /// <summary>The file must be a regular file and, unless <paramref name="policy"/> trusts the front-end, unable to
+    /// shrink (sealed by its owner, or sealed here). See the theory of operation.</summary>
+    private static void CheckFile(int fd, MemoryFilePolicy policy)
+    {
+        DescriptorKind kind = FileKinds.ClassifyDescriptor(fd);
+        if (kind != DescriptorKind.RegularFile)
+        {
+            throw new GuestMemoryException(
+                GuestMemoryRule.NotARegularFile,
+                $"The memory descriptor is {DescribeKind(kind)}, not a memfd or a file that can be mapped.");
+        }
+
+        if (policy == MemoryFilePolicy.Trusted)
+        {
+            return;
+        }
+
+        int seals = LibC.fcntl(fd, LibC.F_GET_SEALS, 0);
+        if (seals < 0)
+        {
+            throw new GuestMemoryException(
+                GuestMemoryRule.ShrinkableFile,
+                "The memory is a file that is not a memfd (hugetlbfs, tmpfs or a disk file): its owner can truncate it at "
+                + "any time, which would crash the daemon. Share a sealed memfd (QEMU: -object memory-backend-memfd), or, "
+                + "for a front-end you trust, add memory=trusted to the vhost-user port's netdev spec.");
+        }
+
+        if ((seals & LibC.F_SEAL_SHRINK) != 0)
+        {
+            return;
+        }
+
+        if ((seals & LibC.F_SEAL_SEAL) == 0 && LibC.fcntl(fd, LibC.F_ADD_SEALS, LibC.F_SEAL_SHRINK) >= 0)
+        {
+            return;
+        }
+
+        throw new GuestMemoryException(
+            GuestMemoryRule.ShrinkableFile,
+            "The memory memfd is not sealed against shrinking (F_SEAL_SHRINK) and cannot be sealed (it was created without "
+            + "MFD_ALLOW_SEALING, or F_SEAL_SEAL is set): its owner could truncate it under us, which would crash the daemon. "
+            + "Seal it (QEMU's memory-backend-memfd does by default), or, for a front-end you trust, add memory=trusted to "
+            + "the vhost-user port's netdev spec.");
+    }
+
+    private static string DescribeKind(DescriptorKind kind) => kind switch
+    {
+        DescriptorKind.Invalid => "not an open descriptor",
+        DescriptorKind.EventFd => "an eventfd",
+        DescriptorKind.Socket => "a socket",
+        DescriptorKind.RegularFile => "a regular file",
+        DescriptorKind.Other => "neither a file nor a socket (a pipe, device or anonymous inode)",
+        _ => kind.ToString(),
+    };
 
     private static void CheckFileLength(int fd, ulong end)
     {

@@ -15,18 +15,28 @@
 // Dispositions: any message that breaks a rule ends the connection (Result.Close with the rule), as
 // the front-end cannot go on after a rejected configuration anyway; a ring whose addresses are
 // unusable is marked broken and not started (the data plane never sees it), and the connection stays.
+//
+// Descriptors are input too (issue 10): kick, call and error notifiers must be eventfds, and are made
+// non-blocking before they are kept (EventFd.TryAdoptFromPeer), so a saturated blocking call eventfd cannot
+// stall the loop and a socket or memfd never reaches epoll as a kick; memory and the dirty log must be
+// regular files that the front-end cannot shrink (MappedRegion, under options.Memory) and fit the mapping
+// budget (options.Mappings). Such a refusal closes the connection with a typed DropReason in the result,
+// which the port counts (vhost_fd_wrong_type, vhost_memory_shrinkable, vhost_mapping_budget).
+// SET_LOG_FD's descriptor is not checked: it is closed unused.
 using System.Buffers.Binary;
+using Switchyard.Core.Ports;
 using Switchyard.Native;
 using Switchyard.Virtio;
 
 namespace Switchyard.VhostUser;
 
 /// <summary>What the connection does after a message.</summary>
-public readonly record struct HandleResult(bool Close, string? Reason, int ReplyLength)
+public readonly record struct HandleResult(bool Close, string? Reason, int ReplyLength, DropReason? Drop = null)
 {
     public static HandleResult Reply(int length) => new(false, null, length);
 
-    public static HandleResult CloseWith(string reason) => new(true, reason, 0);
+    /// <summary>Close the connection; <paramref name="drop"/> names the counter when the refusal has one of its own.</summary>
+    public static HandleResult CloseWith(string reason, DropReason? drop = null) => new(true, reason, 0, drop);
 }
 
 /// <summary>Settings of one back-end: what it offers.</summary>
@@ -51,6 +61,12 @@ public sealed record VhostUserBackendOptions(int MaxQueuePairs = 1, ushort Mtu =
     public ulong Features { get; init; } = DefaultFeatures;
 
     public ulong ProtocolFeatureBits { get; init; } = DefaultProtocolFeatures;
+
+    /// <summary>Which memory files are mapped (netdev option memory=sealed|trusted); see MappedRegion.</summary>
+    public MemoryFilePolicy Memory { get; init; } = MemoryFilePolicy.Sealed;
+
+    /// <summary>The mapping budget shared with every other connection; null: <see cref="MappingBudget.Global"/>.</summary>
+    public MappingBudget? Mappings { get; init; }
 
     public int MaxRings => 2 * MaxQueuePairs;
 }
@@ -108,9 +124,14 @@ public sealed class VhostUserBackend : IDisposable
             HandleResult result = Dispatch(header, payload, fds, reply, ref adopted);
             return result;
         }
-        catch (Exception ex) when (ex is GuestMemoryException or IOException)
+        catch (GuestMemoryException ex)
         {
-            // Overlapping/overflowing regions, a file too small for its region, mmap refused.
+            // Overlapping/overflowing regions, a file too small, shrinkable or not a file, the budget spent.
+            return HandleResult.CloseWith($"{header.Request}: {ex.Message}", DropFor(ex.Rule));
+        }
+        catch (IOException ex)
+        {
+            // mmap refused.
             return HandleResult.CloseWith($"{header.Request}: {ex.Message}");
         }
         finally
@@ -137,7 +158,21 @@ public sealed class VhostUserBackend : IDisposable
         memory = null;
     }
 
-    private static HandleResult Fail(VhostUserRequest request, string why) => HandleResult.CloseWith($"{RequestName(request)}: {why}");
+    private static HandleResult Fail(VhostUserRequest request, string why, DropReason? drop = null) =>
+        HandleResult.CloseWith($"{RequestName(request)}: {why}", drop);
+
+    /// <summary>The counter of a memory refusal that has one of its own (the rest are protocol violations).</summary>
+    private static DropReason? DropFor(GuestMemoryRule rule) => rule switch
+    {
+        GuestMemoryRule.NotARegularFile => DropReason.VhostFdWrongType,
+        GuestMemoryRule.ShrinkableFile => DropReason.VhostMemoryShrinkable,
+        GuestMemoryRule.MappingBudgetExhausted or GuestMemoryRule.TooManyRegions => DropReason.VhostMappingBudget,
+        _ => null,
+    };
+
+    /// <summary>Why a notifier descriptor was refused, for the close reason.</summary>
+    private static string NotAnEventFd(string what, DescriptorKind kind) =>
+        $"the {what} descriptor is {(kind == DescriptorKind.Invalid ? "not open" : $"a {kind}")}, not an eventfd";
 
     private static string RequestName(VhostUserRequest request) => request.ToString();
 
@@ -171,6 +206,7 @@ public sealed class VhostUserBackend : IDisposable
         VhostUserRequest request = header.Request;
         ulong u64 = payload.Length >= 8 ? BinaryPrimitives.ReadUInt64LittleEndian(payload) : 0;
         string? error = null;
+        DropReason? drop = null;
         switch (request)
         {
             case VhostUserRequest.GetFeatures:
@@ -238,13 +274,13 @@ public sealed class VhostUserBackend : IDisposable
                 error = WithRing(payload, (ring, value) => ring.Base = (ushort)value);
                 break;
             case VhostUserRequest.SetVringKick:
-                error = SetVringKick(u64, fds, ref adopted);
+                error = SetVringKick(u64, fds, ref adopted, ref drop);
                 break;
             case VhostUserRequest.SetVringCall:
-                error = SetVringCall(u64, fds, ref adopted);
+                error = SetVringCall(u64, fds, ref adopted, ref drop);
                 break;
             case VhostUserRequest.SetVringErr:
-                error = (int)(u64 & MessageRules.VringIndexMask) < rings.Length ? null : $"vring index {u64 & MessageRules.VringIndexMask} out of range";
+                error = SetVringErr(u64, fds, ref drop);
                 break;
             case VhostUserRequest.SetVringEnable:
                 error = SetVringEnable(payload);
@@ -260,7 +296,7 @@ public sealed class VhostUserBackend : IDisposable
 
         if (error is not null)
         {
-            return Fail(request, error);
+            return Fail(request, error, drop);
         }
 
         // REPLY_ACK: an explicit success for messages that have no reply of their own (vhost-user.rst).
@@ -342,7 +378,7 @@ public sealed class VhostUserBackend : IDisposable
         }
 
         // GuestMemory validates (overlap, overflow, sizes) and owns or closes the fds.
-        var next = new GuestMemory(regions, fds);
+        var next = new GuestMemory(regions, fds, options.Memory, options.Mappings);
         ReplaceMemory(next);
         return null;
     }
@@ -351,7 +387,7 @@ public sealed class VhostUserBackend : IDisposable
     {
         if (memory is null)
         {
-            var empty = new GuestMemory();
+            var empty = new GuestMemory(options.Memory, options.Mappings);
             memory = empty;
         }
 
@@ -529,7 +565,7 @@ public sealed class VhostUserBackend : IDisposable
         return HandleResult.Reply(VhostUserHeader.Length + 8);
     }
 
-    private string? SetVringKick(ulong value, ReadOnlySpan<int> fds, ref int adopted)
+    private string? SetVringKick(ulong value, ReadOnlySpan<int> fds, ref int adopted, ref DropReason? drop)
     {
         int index = (int)(value & MessageRules.VringIndexMask);
         if (index >= rings.Length)
@@ -542,6 +578,15 @@ public sealed class VhostUserBackend : IDisposable
             return "a kick without an eventfd (polling mode) is not supported";
         }
 
+        // Checked before anything changes: a socket or memfd as a kick would reach epoll (a memfd cannot be watched, a
+        // socket whose peer closed reports EPOLLHUP forever), and a blocking eventfd could stall the loop.
+        if (!EventFd.TryAdoptFromPeer(fds[0], out EventFd? kick, out DescriptorKind kind))
+        {
+            drop = DropReason.VhostFdWrongType;
+            return NotAnEventFd("kick", kind);
+        }
+
+        adopted = 1;
         Vring ring = rings[index];
         ushort? usedIdx = null;
         if (ring.Queue is { } running)
@@ -554,13 +599,12 @@ public sealed class VhostUserBackend : IDisposable
         }
 
         ring.Kick?.Dispose();
-        ring.Kick = new EventFd(fds[0]);
-        adopted = 1;
+        ring.Kick = kick;
         TryStart(index, usedIdx);
         return null;
     }
 
-    private string? SetVringCall(ulong value, ReadOnlySpan<int> fds, ref int adopted)
+    private string? SetVringCall(ulong value, ReadOnlySpan<int> fds, ref int adopted, ref DropReason? drop)
     {
         int index = (int)(value & MessageRules.VringIndexMask);
         if (index >= rings.Length)
@@ -568,13 +612,41 @@ public sealed class VhostUserBackend : IDisposable
             return $"vring index {index} out of range";
         }
 
+        EventFd? call = null;
+        if (fds.Length == 1 && !EventFd.TryAdoptFromPeer(fds[0], out call, out DescriptorKind kind))
+        {
+            // A saturated blocking call eventfd would block write(2) on the loop; a non-eventfd would take writes.
+            drop = DropReason.VhostFdWrongType;
+            return NotAnEventFd("call", kind);
+        }
+
         Vring ring = rings[index];
         ring.Call?.Dispose();
-        ring.Call = fds.Length == 1 ? new EventFd(fds[0]) : null;
+        ring.Call = call;
         adopted = fds.Length;
         if (ring.Queue is not null)
         {
             device.CallChanged(index, ring.Call);
+        }
+
+        return null;
+    }
+
+    /// <summary>SET_VRING_ERR: we never report ring errors, so the descriptor is checked (it must be an eventfd, like
+    /// kick and call) and then closed by Handle.</summary>
+    private string? SetVringErr(ulong value, ReadOnlySpan<int> fds, ref DropReason? drop)
+    {
+        int index = (int)(value & MessageRules.VringIndexMask);
+        if (index >= rings.Length)
+        {
+            return $"vring index {index} out of range";
+        }
+
+        DescriptorKind kind = fds.Length == 1 ? FileKinds.ClassifyDescriptor(fds[0]) : DescriptorKind.EventFd;
+        if (kind != DescriptorKind.EventFd)
+        {
+            drop = DropReason.VhostFdWrongType;
+            return NotAnEventFd("error", kind);
         }
 
         return null;

@@ -55,11 +55,11 @@ public class MappedRegionTests
     }
 
     [Fact]
-    public void Map_SocketDescriptor_ThrowsIOException()
+    public void Map_SocketDescriptor_ThrowsNotARegularFile()
     {
         using SocketPair pair = SocketPair.Create();
-        var e = Assert.Throws<IOException>(() => MappedRegion.Map(pair.DetachFirst(), 0, Page));
-        Assert.Contains("mmap", e.Message, StringComparison.Ordinal);
+        var e = Assert.Throws<GuestMemoryException>(() => MappedRegion.Map(pair.DetachFirst(), 0, Page));
+        Assert.Equal(GuestMemoryRule.NotARegularFile, e.Rule);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Switchyard.Core.Loop;
+using Switchyard.Engine.Loop;
 using Switchyard.Native;
 
 namespace Switchyard.Ports.Tests;
@@ -33,6 +34,71 @@ public sealed class LoopTests : IDisposable
         await Task.Delay(100);
         Assert.Equal(1, a.Flushes);
         Assert.Equal(2, b.Flushes);
+    }
+
+    [Fact]
+    public async Task Register_DescriptorEpollRefuses_LeavesNoRegistrationBehind()
+    {
+        // A memfd cannot be watched by epoll (EPERM): the slot must not keep the handler (a port, its rings) alive.
+        int memFd = FileDescriptors.CreateMemFd("t", 4096);
+        try
+        {
+            int before = fixture.Loop.Registrations;
+            for (int i = 0; i < 100; i++)
+            {
+                bool threw = await fixture.Loop.InvokeAsync(() =>
+                {
+                    try
+                    {
+                        _ = fixture.Loop.Register(memFd, new CountingHandler(), IoEvents.Readable);
+                        return false;
+                    }
+                    catch (IOException)
+                    {
+                        return true;
+                    }
+                });
+                Assert.True(threw);
+            }
+
+            Assert.Equal(before, fixture.Loop.Registrations);
+        }
+        finally
+        {
+            FileDescriptors.Close(memFd);
+        }
+    }
+
+    [Fact]
+    public async Task Dispatch_HangUpTheHandlerIgnores_RegistrationDroppedAfterTheBudget()
+    {
+        // A socket whose peer closed reports EPOLLHUP on every wait; a handler that leaves it registered would spin.
+        using SocketPair pair = SocketPair.Create();
+        FileDescriptors.Close(pair.DetachSecond());
+        var handler = new CountingHandler();
+        int before = fixture.Loop.Registrations;
+        IoRegistration registration = await fixture.Loop.InvokeAsync(() => fixture.Loop.Register(pair.First, handler, IoEvents.Readable));
+
+        for (int i = 0; i < 100 && fixture.Loop.HangUpsDropped == 0; i++)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.Equal(1, fixture.Loop.HangUpsDropped);
+        Assert.Equal(before, fixture.Loop.Registrations);
+        int calls = handler.Calls;
+        Assert.Equal(EpollLoop.MaxUnhandledHangUps, calls);
+        await Task.Delay(100);
+        Assert.Equal(calls, handler.Calls);
+
+        // The owner's own Update and Dispose afterwards are harmless.
+        await fixture.Loop.InvokeAsync(() =>
+        {
+            registration.Update(IoEvents.Readable | IoEvents.Writable);
+            registration.Dispose();
+            return true;
+        });
+        Assert.Equal(before, fixture.Loop.Registrations);
     }
 
     [Fact]
@@ -163,4 +229,14 @@ public sealed class LoopTests : IDisposable
         {
         }
     }
+}
+
+/// <summary>Counts readiness reports and does nothing else (a handler that ignores errors and hang-ups).</summary>
+internal sealed class CountingHandler : IIoHandler
+{
+    private int calls;
+
+    public int Calls => Volatile.Read(ref calls);
+
+    public void OnIo(IoEvents events) => Interlocked.Increment(ref calls);
 }

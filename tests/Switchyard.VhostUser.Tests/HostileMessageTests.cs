@@ -461,7 +461,75 @@ public class HostileMessageTests
     });
 
     /// <summary>GET_FEATURES, protocol features (with REPLY_ACK), SET_OWNER, SET_FEATURES: what comes before rings.</summary>
-    private static void Handshake(BackendHarness h)
+    // ---- What a peer hands over (issue 10) ----
+
+    [Fact]
+    public void SetVringKick_Memfd_ClosesWithVhostFdWrongType() => BackendHarness.RunChecked(h =>
+    {
+        Handshake(h);
+        int memFd = FileDescriptors.CreateMemFd("kick", 4096);
+        try
+        {
+            h.FrontEnd.Send(FrontEndRequest.SetVringKick, VhostUserPayloads.U64(1), [memFd]);
+            h.AssertClosed("SetVringKick", "not an eventfd");
+            Assert.Equal(Core.Ports.DropReason.VhostFdWrongType, h.Pump.CloseDrop);
+        }
+        finally
+        {
+            FileDescriptors.Close(memFd);
+        }
+    });
+
+    [Fact]
+    public void SetVringCall_Socket_ClosesWithVhostFdWrongType() => BackendHarness.RunChecked(h =>
+    {
+        Handshake(h);
+        using SocketPair pair = SocketPair.Create();
+        h.FrontEnd.Send(FrontEndRequest.SetVringCall, VhostUserPayloads.U64(0), [pair.First]);
+        h.AssertClosed("SetVringCall", "Socket, not an eventfd");
+        Assert.Equal(Core.Ports.DropReason.VhostFdWrongType, h.Pump.CloseDrop);
+    });
+
+    [Fact]
+    public void SetVringErr_Memfd_ClosesWithVhostFdWrongType() => BackendHarness.RunChecked(h =>
+    {
+        Handshake(h);
+        int memFd = FileDescriptors.CreateMemFd("err", 4096);
+        try
+        {
+            h.FrontEnd.Send(FrontEndRequest.SetVringErr, VhostUserPayloads.U64(0), [memFd]);
+            h.AssertClosed("SetVringErr", "not an eventfd");
+            Assert.Equal(Core.Ports.DropReason.VhostFdWrongType, h.Pump.CloseDrop);
+        }
+        finally
+        {
+            FileDescriptors.Close(memFd);
+        }
+    });
+
+    [Fact]
+    public void SetMemTable_NotSealableMemfd_ClosesWithVhostMemoryShrinkable() => BackendHarness.RunChecked(h =>
+    {
+        Handshake(h);
+        using TestGuestMemory memory = TestGuestMemory.OneRegion(sealing: MemFdSealing.NotSealable);
+        SendMemTable(h, [memory.Regions[0]], memory.Fd);
+        h.AssertClosed("SetMemTable", "memory=trusted");
+        Assert.Equal(Core.Ports.DropReason.VhostMemoryShrinkable, h.Pump.CloseDrop);
+    });
+
+    [Fact]
+    public void SetMemTable_NotSealableMemfdOnTrustedPort_Accepted() => BackendHarness.RunChecked(
+        h =>
+        {
+            Handshake(h);
+            using TestGuestMemory memory = TestGuestMemory.OneRegion(sealing: MemFdSealing.NotSealable);
+            SendMemTable(h, [memory.Regions[0]], memory.Fd);
+            h.FrontEnd.Sync();
+            h.AssertOpen();
+        },
+        new VhostUserBackendOptions { Memory = MemoryFilePolicy.Trusted });
+
+        private static void Handshake(BackendHarness h)
     {
         ulong offered = h.FrontEnd.GetFeatures();
         h.FrontEnd.SetProtocolFeatures(h.FrontEnd.GetProtocolFeatures() & FrontEndProtocolFeatures.Supported);

@@ -62,6 +62,22 @@ public enum DropReason
 
     /// <summary>A frame from a port whose link was set down (<c>switchyard port set ... --link down</c>).</summary>
     RxAdminDown,
+
+    /// <summary>A vhost-user front-end passed a descriptor of the wrong type (a kick, call or error notifier that is not
+    /// an eventfd; memory that is not a regular file); the connection is closed.</summary>
+    VhostFdWrongType,
+
+    /// <summary>A vhost-user front-end shared memory it could shrink under us (not a memfd sealed, or sealable, against
+    /// shrinking) on a port without memory=trusted; the connection is closed.</summary>
+    VhostMemoryShrinkable,
+
+    /// <summary>A vhost-user memory region or dirty log refused because the daemon-wide mapping budget
+    /// (<c>--max-guest-mappings</c>) or the connection's slot count (GET_MAX_MEM_SLOTS) was spent; the connection is closed.</summary>
+    VhostMappingBudget,
+
+    /// <summary>Notifying the guest (a write to its call eventfd) failed: the counter was saturated, so the write
+    /// would have blocked. The used ring was still published; only the interrupt was lost.</summary>
+    CallSignalFailed,
 }
 
 /// <summary>Stable snake_case names of <see cref="DropReason"/> values.</summary>
@@ -75,6 +91,7 @@ public static class DropReasons
         "rx_vlan_not_allowed", "rx_untagged_on_trunk", "rx_bad_descriptor", "rx_no_switch",
         "tx_queue_full", "tx_error", "tx_link_down", "tx_too_big", "tx_offload_unsupported", "tx_offload_malformed",
         "no_buffer", "rx_bad_vnet_header", "rx_admin_down",
+        "vhost_fd_wrong_type", "vhost_memory_shrinkable", "vhost_mapping_budget", "call_signal_failed",
     ];
 
     public static string Name(DropReason reason) => Names[(int)reason];

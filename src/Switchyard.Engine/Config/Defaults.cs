@@ -6,6 +6,7 @@
 // and the range it must sit in are read together. Nothing here has side effects except
 // RunDirectory(), which reads the environment and /proc but creates nothing.
 using System.Globalization;
+using Switchyard.Native;
 
 namespace Switchyard.Engine.Config;
 
@@ -57,6 +58,10 @@ public static class Defaults
 
     /// <summary>vhost-user: one queue pair unless asked for more.</summary>
     public const int VhostUserQueues = 1;
+
+    /// <summary>vhost-user: guest memory must be a memfd the front-end cannot shrink (memory=sealed); memory=trusted
+    /// opts a port out (docs/vhost-user.md).</summary>
+    public const MemoryFilePolicy VhostUserMemory = MemoryFilePolicy.Sealed;
 
     /// <summary>vhost-user: most queue pairs a port may ask for.</summary>
     public const int MaxVhostUserQueues = 16;

@@ -9,6 +9,7 @@
 // records, shared with their constructors. Only when no problem was found is a spec built. The parser
 // trusts nothing in the text and never throws on it: every outcome is a spec or a list of messages.
 using System.Text;
+using Switchyard.Native;
 
 namespace Switchyard.Engine.Config;
 
@@ -37,7 +38,7 @@ internal static class NetdevParser
 
     private static readonly string[] SocketKeys = ["id", "listen", "connect", "udp", "localaddr", "mcast", "fd"];
 
-    private static readonly string[] VhostUserKeys = ["id", "path", "server", "queues"];
+    private static readonly string[] VhostUserKeys = ["id", "path", "server", "queues", "memory"];
 
     private static readonly string[] TapKeys = ["id", "ifname", "queues", "vnet_hdr"];
 
@@ -316,6 +317,12 @@ internal static class NetdevParser
         string? path = r.Get("path");
         bool server = r.GetBool("server") ?? Defaults.VhostUserServer;
         int queues = r.GetInt("queues") ?? Defaults.VhostUserQueues;
+        MemoryFilePolicy memory = Defaults.VhostUserMemory;
+        if (r.Get("memory") is { } memoryText && !VhostUserSpec.TryParseMemoryPolicy(memoryText, out memory))
+        {
+            r.Error($"memory={memoryText} is neither sealed (the default: only a memfd the front-end cannot shrink) nor trusted (any file, for a front-end you trust; docs/vhost-user.md)");
+        }
+
         if (path is null)
         {
             r.Error("missing option 'path' in vhost-user spec (give path=PATH, the unix socket QEMU's chardev uses)");
@@ -326,7 +333,7 @@ internal static class NetdevParser
             r.Error(problem);
         }
 
-        return r.Failed || path is null ? null : new VhostUserSpec(path, server, queues);
+        return r.Failed || path is null ? null : new VhostUserSpec(path, server, queues, memory);
     }
 
     private static TapSpec? ParseTap(SpecReader r)

@@ -10,6 +10,7 @@ using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using System.Net;
 using System.Text;
+using Switchyard.Native;
 
 namespace Switchyard.Engine.Config;
 
@@ -271,7 +272,7 @@ public sealed record VhostUserSpec : NetdevSpec
 {
     /// <summary>Throws <see cref="ConfigException"/> if the path cannot be a unix socket path or
     /// <paramref name="queues"/> is outside 1..<see cref="Defaults.MaxVhostUserQueues"/>.</summary>
-    public VhostUserSpec(string path, bool server = Defaults.VhostUserServer, int queues = Defaults.VhostUserQueues)
+    public VhostUserSpec(string path, bool server = Defaults.VhostUserServer, int queues = Defaults.VhostUserQueues, MemoryFilePolicy memory = Defaults.VhostUserMemory)
     {
         ArgumentNullException.ThrowIfNull(path);
         List<string> problems = Check(path, queues);
@@ -283,6 +284,7 @@ public sealed record VhostUserSpec : NetdevSpec
         Path = path;
         Server = server;
         Queues = queues;
+        Memory = memory;
     }
 
     /// <summary>The unix socket path.</summary>
@@ -294,6 +296,11 @@ public sealed record VhostUserSpec : NetdevSpec
 
     /// <summary>Queue pairs offered to the guest (VIRTIO_NET_F_MQ when more than one).</summary>
     public int Queues { get; }
+
+    /// <summary><c>memory=sealed</c> (the default): guest memory must be a memfd the front-end cannot shrink.
+    /// <c>memory=trusted</c>: any regular file (hugepage files), at the price that a front-end truncating it can crash
+    /// the daemon (docs/vhost-user.md).</summary>
+    public MemoryFilePolicy Memory { get; }
 
     public override string Kind => "vhost-user";
 
@@ -322,6 +329,25 @@ public sealed record VhostUserSpec : NetdevSpec
         writer.Add("path", Path);
         writer.Add("server", Server);
         writer.Add("queues", Queues);
+        if (Memory != Defaults.VhostUserMemory)
+        {
+            writer.Add("memory", MemoryPolicyText(Memory));
+        }
+    }
+
+    /// <summary>The netdev spelling of a memory policy: sealed or trusted.</summary>
+    public static string MemoryPolicyText(MemoryFilePolicy policy) => policy == MemoryFilePolicy.Trusted ? "trusted" : "sealed";
+
+    /// <summary>Parses <c>sealed</c> or <c>trusted</c> (the value of <c>memory=</c>).</summary>
+    public static bool TryParseMemoryPolicy(string text, out MemoryFilePolicy policy)
+    {
+        policy = text switch
+        {
+            "sealed" => MemoryFilePolicy.Sealed,
+            "trusted" => MemoryFilePolicy.Trusted,
+            _ => (MemoryFilePolicy)(-1),
+        };
+        return policy is MemoryFilePolicy.Sealed or MemoryFilePolicy.Trusted;
     }
 }
 

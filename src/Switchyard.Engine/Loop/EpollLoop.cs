@@ -9,8 +9,22 @@
 //
 // A handler that throws is our bug, not the peer's. We log it and drop that one registration so
 // the other guests keep running, rather than taking the whole process down.
+//
+// Registration is all or nothing: the slot is filled only after epoll accepted the descriptor, so a
+// descriptor epoll refuses (a memfd, a regular file: EPERM) leaves no slot behind holding its handler
+// and, through it, a port and its rings (issue 10, hole 5: 40,000 such connections once held 1 GB).
+//
+// epoll reports EPOLLERR and EPOLLHUP whatever the interest, level-triggered, until the descriptor is
+// removed. A handler that neither closes nor removes such a descriptor would see it on every wait and
+// spin the loop at one core (issue 10, hole 6: a socket passed as a vhost-user kick whose peer closed).
+// Handlers are expected to end their registration on an error or hang-up; as a backstop, one that is
+// still registered after MaxUnhandledHangUps consecutive error/hang-up reports is taken out of epoll by
+// the loop, logged and counted (HangUpsDropped). The budget is large enough for a handler that drains a
+// closed socket's remaining data in bounded batches (each batch is one report) and small enough that the
+// spin lasts milliseconds. Its owner's later Update is a no-op and its Dispose is harmless.
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Switchyard.Core.Loop;
 using Switchyard.Core.Ports;
@@ -21,6 +35,9 @@ namespace Switchyard.Engine.Loop;
 public sealed partial class EpollLoop : IEventLoop, IDisposable
 {
     private const int MaxEventsPerWait = 64;
+
+    /// <summary>Consecutive error/hang-up reports a registration may stay registered through (see above).</summary>
+    public const int MaxUnhandledHangUps = 1024;
     private const ulong WakeToken = ulong.MaxValue;
 
     private readonly Epoll epoll = new();
@@ -35,6 +52,8 @@ public sealed partial class EpollLoop : IEventLoop, IDisposable
     private readonly string name;
     private Thread? thread;
     private volatile bool stopping;
+    private int liveRegistrations;
+    private long hangUpsDropped;
 
     public EpollLoop(string name, TimeProvider clock, ILogger logger)
     {
@@ -47,6 +66,13 @@ public sealed partial class EpollLoop : IEventLoop, IDisposable
     public TimeProvider Clock { get; }
 
     public bool IsOnLoopThread => Environment.CurrentManagedThreadId == thread?.ManagedThreadId;
+
+    /// <summary>Descriptors registered now (read from any thread for `show`).</summary>
+    public int Registrations => Volatile.Read(ref liveRegistrations);
+
+    /// <summary>Registrations the loop dropped because they kept reporting an error or hang-up their handler left
+    /// alone (see the theory of operation).</summary>
+    public long HangUpsDropped => Interlocked.Read(ref hangUpsDropped);
 
     /// <summary>Starts the loop thread.</summary>
     public void Start()
@@ -93,24 +119,28 @@ public sealed partial class EpollLoop : IEventLoop, IDisposable
         return completion.Task;
     }
 
+    /// <exception cref="IOException">epoll refused the descriptor; nothing was registered.</exception>
     public IoRegistration Register(int fd, IIoHandler handler, IoEvents interest)
     {
         AssertOnLoop();
-        int index;
-        if (freeSlots.Count > 0)
+        bool reuse = freeSlots.Count > 0;
+        int index = reuse ? freeSlots.Peek() : slots.Count;
+        uint generation = (reuse ? slots[index].Generation : 0) + 1;
+        var registration = new Registration(this, fd, index, generation);
+
+        // First epoll, then the slot: if epoll refuses the descriptor, the slot must not keep the handler alive.
+        epoll.Add(fd, (uint)interest, registration.Token);
+        if (reuse)
         {
-            index = freeSlots.Pop();
+            _ = freeSlots.Pop();
+            slots[index] = new Slot(handler, generation, fd, 0);
         }
         else
         {
-            index = slots.Count;
-            slots.Add(default);
+            slots.Add(new Slot(handler, generation, fd, 0));
         }
 
-        uint generation = slots[index].Generation + 1;
-        slots[index] = new Slot(handler, generation, fd);
-        var registration = new Registration(this, fd, index, generation);
-        epoll.Add(fd, (uint)interest, registration.Token);
+        liveRegistrations++;
         return registration;
     }
 
@@ -186,6 +216,24 @@ public sealed partial class EpollLoop : IEventLoop, IDisposable
             LogHandlerFailed(ex, handler.ToString() ?? "handler");
 
             // Take the descriptor out of epoll too: level-triggered readiness would otherwise spin the loop.
+            Unregister(index, generation);
+            return;
+        }
+
+        if (slots[index].Generation != generation || slots[index].Handler is null)
+        {
+            return; // The handler ended its registration.
+        }
+
+        ref Slot slot = ref CollectionsMarshal.AsSpan(slots)[index];
+        if ((ready & (IoEvents.Error | IoEvents.HangUp)) == 0)
+        {
+            slot.HangUps = 0;
+        }
+        else if (++slot.HangUps >= MaxUnhandledHangUps)
+        {
+            LogHangUpDropped(handler.ToString() ?? "handler", slot.Fd, MaxUnhandledHangUps);
+            _ = Interlocked.Increment(ref hangUpsDropped);
             Unregister(index, generation);
         }
     }
@@ -290,9 +338,12 @@ public sealed partial class EpollLoop : IEventLoop, IDisposable
         }
 
         epoll.Remove(slots[index].Fd);
-        slots[index] = new Slot(null, generation, -1);
+        slots[index] = new Slot(null, generation, -1, 0);
         freeSlots.Push(index);
+        liveRegistrations--;
     }
+
+    private bool IsLive(int index, uint generation) => slots[index].Generation == generation && slots[index].Handler is not null;
 
     [LoggerMessage(EventId = 100, Level = LogLevel.Critical, Message = "bug: {Handler} threw; its registration was dropped")]
     private partial void LogHandlerFailed(Exception ex, string handler);
@@ -300,7 +351,12 @@ public sealed partial class EpollLoop : IEventLoop, IDisposable
     [LoggerMessage(EventId = 101, Level = LogLevel.Warning, Message = "event loop {Loop} did not stop within 10 s")]
     private partial void LogStopTimeout(string loop);
 
-    private readonly record struct Slot(IIoHandler? Handler, uint Generation, int Fd);
+    [LoggerMessage(EventId = 102, Level = LogLevel.Warning, Message = "{Handler} left descriptor {Fd} registered through {Count} error/hang-up reports; the loop removed it from epoll")]
+    private partial void LogHangUpDropped(string handler, int fd, int count);
+
+    /// <summary>One registration: its handler, the generation in its token, its descriptor, and how many error or hang-up
+    /// reports in a row it has had.</summary>
+    private record struct Slot(IIoHandler? Handler, uint Generation, int Fd, int HangUps);
 
     private sealed class Registration(EpollLoop loop, int fd, int index, uint generation) : IoRegistration
     {
@@ -311,7 +367,12 @@ public sealed partial class EpollLoop : IEventLoop, IDisposable
         public override void Update(IoEvents interest)
         {
             ObjectDisposedException.ThrowIf(disposed, this);
-            loop.epoll.Modify(fd, (uint)interest, Token);
+
+            // The loop may have dropped this registration (an unhandled hang-up); then there is nothing to update.
+            if (loop.IsLive(index, generation))
+            {
+                loop.epoll.Modify(fd, (uint)interest, Token);
+            }
         }
 
         public override void Dispose()

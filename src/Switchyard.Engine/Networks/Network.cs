@@ -203,7 +203,7 @@ public sealed partial class Network
         return new ListenerAttachment(port, listener);
     }
 
-    private static VhostUserBackendOptions VhostUserOptions(VhostUserSpec spec) => new(MaxQueuePairs: spec.Queues);
+    private static VhostUserBackendOptions VhostUserOptions(VhostUserSpec spec) => new(MaxQueuePairs: spec.Queues) { Memory = spec.Memory };
 
     private ListenerAttachment OpenVhostUserListener(PortConfig port, VhostUserSpec spec, VlanMembership membership)
     {

@@ -16,7 +16,11 @@
 //
 // Trust: the back-end state machine and the virtio layer validate everything the guest controls; a
 // chain that breaks a rule is returned empty and counted, a ring whose indices jump is broken and
-// left alone, a message that breaks a rule closes this connection only.
+// left alone, a message that breaks a rule closes this connection only (counted under its own drop
+// reason when the back-end names one: a descriptor of the wrong type, shrinkable memory, the mapping
+// budget). Call eventfds are non-blocking (the back-end made them so): a write to a saturated one fails
+// at once and is counted as call_signal_failed, never waited for. A kick eventfd that reports an error or
+// hang-up (it cannot, being an eventfd, but the loop must never spin on one) ends the connection.
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
@@ -180,7 +184,7 @@ public sealed partial class VhostUserPort : ConnectionPort, IIoHandler, IVhostUs
             ring.Dirty = false;
             if (ring.Queue is { } q && q.PublishUsed())
             {
-                ring.Call?.Signal();
+                ring.Signal();
             }
         }
 
@@ -327,6 +331,11 @@ public sealed partial class VhostUserPort : ConnectionPort, IIoHandler, IVhostUs
         fdCount = 0;
         if (handled.Close)
         {
+            if (handled.Drop is { } drop)
+            {
+                Counters.Drop(drop);
+            }
+
             LogProtocolViolation(Name, peer, handled.Reason ?? "?");
             return Close(handled.Reason ?? "protocol violation", alreadyLogged: true);
         }
@@ -403,6 +412,15 @@ public sealed partial class VhostUserPort : ConnectionPort, IIoHandler, IVhostUs
         return a;
     }
 
+    /// <summary>A kick descriptor reported an error or hang-up: this connection cannot go on. An eventfd never does
+    /// so, so the descriptor is not what the back-end checked it was: counted as vhost_fd_wrong_type.</summary>
+    private void CloseOnBrokenKick()
+    {
+        Counters.Drop(DropReason.VhostFdWrongType);
+        LogProtocolViolation(Name, peer, "a kick descriptor reported an error or hang-up");
+        _ = Close("a kick descriptor reported an error or hang-up", alreadyLogged: true);
+    }
+
     private bool Close(string reason, bool alreadyLogged = false)
     {
         if (!alreadyLogged)
@@ -461,8 +479,24 @@ public sealed partial class VhostUserPort : ConnectionPort, IIoHandler, IVhostUs
 
         public void OnIo(IoEvents events)
         {
+            if ((events & (IoEvents.Error | IoEvents.HangUp)) != 0)
+            {
+                // Level-triggered: left registered it would be reported on every wait, spinning the loop.
+                port.CloseOnBrokenKick();
+                return;
+            }
+
             Kick?.Drain();
             ProcessTx();
+        }
+
+        /// <summary>Notifies the guest once; a saturated call eventfd (EAGAIN) is counted, never waited for.</summary>
+        public void Signal()
+        {
+            if (Call is { } call && !call.TrySignal())
+            {
+                port.Counters.Drop(DropReason.CallSignalFailed);
+            }
         }
 
         /// <summary>Guest to switch: drains the TX ring in bounded batches with one publish and at most one call each.</summary>
@@ -522,7 +556,7 @@ public sealed partial class VhostUserPort : ConnectionPort, IIoHandler, IVhostUs
 
                 if (n > 0 && q.PublishUsed())
                 {
-                    Call?.Signal();
+                    Signal();
                 }
 
                 more = n == TxBatch || q.EnableNotifications();

@@ -207,6 +207,23 @@ public sealed class GatewayCliTests : IAsyncLifetime
     }
 
     [Fact]
+    public void BuildTopology_VhostUserMemoryTrusted_AppliedToTheDefaultVhostUserPort()
+    {
+        TopologyConfig t = Program.BuildTopology("/tmp/sy", null, null, noGateway: false, Switchyard.Native.MemoryFilePolicy.Trusted);
+
+        var spec = Assert.IsType<VhostUserSpec>(Assert.Single(t.Networks[0].Ports, p => p.Netdev is VhostUserSpec).Netdev);
+        Assert.Equal(Switchyard.Native.MemoryFilePolicy.Trusted, spec.Memory);
+    }
+
+    [Fact]
+    public void BuildTopology_VhostUserMemoryWithConfig_PointsAtTheNetdevOption()
+    {
+        var e = Assert.Throws<ConfigException>(() => Program.BuildTopology("/tmp/sy", "/tmp/t.yaml", null, noGateway: false, Switchyard.Native.MemoryFilePolicy.Trusted));
+
+        Assert.Contains("memory=trusted", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void BuildTopology_NoGateway_DefaultNetworkHasNone()
     {
         Assert.Null(Program.BuildTopology("/tmp/sy", null, null, noGateway: true).Networks[0].Gateway);

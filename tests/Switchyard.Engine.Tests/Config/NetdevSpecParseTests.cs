@@ -204,6 +204,34 @@ public sealed class NetdevSpecParseTests
         Assert.Equal(16, spec.Queues);
     }
 
+    [Fact]
+    public void Parse_VhostUserMemoryTrusted_ReadAndWrittenBack()
+    {
+        var spec = Assert.IsType<VhostUserSpec>(NetdevSpec.Parse("vhost-user,path=/tmp/vu.sock,memory=trusted"));
+
+        Assert.Equal(Switchyard.Native.MemoryFilePolicy.Trusted, spec.Memory);
+        Assert.Equal("vhost-user,path=/tmp/vu.sock,server=on,queues=1,memory=trusted", spec.ToString());
+        Assert.Equal(spec, NetdevSpec.Parse(spec.ToString()));
+    }
+
+    [Fact]
+    public void Parse_VhostUserMemoryDefault_IsSealedAndNotWritten()
+    {
+        var spec = Assert.IsType<VhostUserSpec>(NetdevSpec.Parse("vhost-user,path=/tmp/vu.sock,memory=sealed"));
+
+        Assert.Equal(Switchyard.Native.MemoryFilePolicy.Sealed, spec.Memory);
+        Assert.DoesNotContain("memory", spec.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Parse_VhostUserMemoryUnknown_NamesBothValues()
+    {
+        var e = Assert.Throws<ConfigException>(() => NetdevSpec.Parse("vhost-user,path=/tmp/vu.sock,memory=maybe"));
+
+        Assert.Contains("memory=maybe is neither sealed", e.Message, StringComparison.Ordinal);
+        Assert.Contains("trusted", e.Message, StringComparison.Ordinal);
+    }
+
     // ---- Canonical text ----
 
     [Theory]

@@ -50,8 +50,16 @@ public sealed class TestGuestMemory : IDisposable
     private int allocRegion;
     private ulong allocNext;
 
-    /// <summary>Creates a memfd holding <paramref name="layout"/>'s regions back to back and maps it for the test.</summary>
+    /// <summary>Creates a memfd holding <paramref name="layout"/>'s regions back to back, sealed against shrinking as
+    /// QEMU's memory-backend-memfd is, and maps it for the test.</summary>
     public TestGuestMemory(params TestRegion[] layout)
+        : this(MemFdSealing.Sealed, layout)
+    {
+    }
+
+    /// <summary>As above, with the memfd sealed as <paramref name="sealing"/> says (hostile front-end tests send memory
+    /// that is sealable but unsealed, or not sealable at all).</summary>
+    public TestGuestMemory(MemFdSealing sealing, params TestRegion[] layout)
     {
         ArgumentNullException.ThrowIfNull(layout);
         if (layout.Length == 0)
@@ -67,10 +75,11 @@ public sealed class TestGuestMemory : IDisposable
             fileSize = checked(fileSize + layout[i].Size);
         }
 
-        fd = FileDescriptors.CreateMemFd("switchyard-test-guest", fileSize);
+        fd = FileDescriptors.CreateMemFd("switchyard-test-guest", fileSize, sealing);
         try
         {
-            guestView = MappedRegion.Map(FileDescriptors.Duplicate(fd), 0, fileSize);
+            // The test's own view of its own memfd: trusted, so that it does not seal what the test left sealable.
+            guestView = MappedRegion.Map(FileDescriptors.Duplicate(fd), 0, fileSize, MemoryFilePolicy.Trusted);
         }
         catch
         {
@@ -93,8 +102,8 @@ public sealed class TestGuestMemory : IDisposable
 
     /// <summary>One region of <paramref name="size"/> bytes at <paramref name="guestPhysAddr"/>.</summary>
     public static TestGuestMemory OneRegion(
-        ulong size = DefaultSize, ulong guestPhysAddr = DefaultGuestBase, ulong userAddr = DefaultUserBase) =>
-        new(new TestRegion(guestPhysAddr, size, userAddr));
+        ulong size = DefaultSize, ulong guestPhysAddr = DefaultGuestBase, ulong userAddr = DefaultUserBase, MemFdSealing sealing = MemFdSealing.Sealed) =>
+        new(sealing, new TestRegion(guestPhysAddr, size, userAddr));
 
     /// <summary>Two regions (by default half the default size each, at 1 GiB and 4 GiB, far apart in user space),
     /// the second with a nonzero mmap_offset.</summary>

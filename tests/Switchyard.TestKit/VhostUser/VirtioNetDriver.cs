@@ -94,6 +94,10 @@ public sealed record VirtioNetDriverOptions
 
     /// <summary>Guest RAM as two regions (at 1 GiB and 4 GiB) instead of one.</summary>
     public bool TwoRegions { get; init; }
+
+    /// <summary>How the guest memory's memfd is sealed (one region only): hostile tests send memory that is sealable but
+    /// unsealed, or not sealable at all.</summary>
+    public MemFdSealing Sealing { get; init; } = MemFdSealing.Sealed;
 }
 
 public sealed class VirtioNetDriver : IDisposable
@@ -113,7 +117,7 @@ public sealed class VirtioNetDriver : IDisposable
         FrontEnd = frontEnd;
         Memory = options.TwoRegions
             ? TestGuestMemory.TwoRegions(options.MemorySize / 2, options.MemorySize / 2)
-            : TestGuestMemory.OneRegion(options.MemorySize);
+            : TestGuestMemory.OneRegion(options.MemorySize, sealing: options.Sealing);
         try
         {
             QueuePairs = options.QueuePairs;

@@ -48,6 +48,9 @@ internal sealed class ConnectionPump : IDisposable
     /// <summary>The descriptor numbers that arrived with the last message handed to the back-end (now adopted or closed).</summary>
     public IReadOnlyList<int> LastMessageFds { get; private set; } = [];
 
+    /// <summary>The counter the back-end named when it closed the connection, if any.</summary>
+    public Core.Ports.DropReason? CloseDrop { get; private set; }
+
     /// <summary>Handles every complete message available; returns when the socket would block or is closed.</summary>
     public void RunUntilIdle()
     {
@@ -142,6 +145,7 @@ internal sealed class ConnectionPump : IDisposable
 
         if (result.Close)
         {
+            CloseDrop = result.Drop;
             Close(result.Reason ?? "the back-end closed the connection without a reason");
             return false;
         }
