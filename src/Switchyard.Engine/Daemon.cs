@@ -8,18 +8,24 @@
 // topology. DisposeAsync reverses it and removes every socket file the daemon created.
 using Microsoft.Extensions.Logging;
 using Switchyard.Core.Frames;
+using Switchyard.Core.Loop;
 using Switchyard.Core.Ports;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.Engine.Loop;
 using Switchyard.Engine.Networks;
+using Switchyard.Native;
 using Switchyard.Protocols;
 using Switchyard.Switching;
 using Switchyard.UserNet;
 
 namespace Switchyard.Engine;
 
-public sealed record DaemonOptions(string RunDirectory, TopologyConfig Topology, ILoggerFactory LoggerFactory, TimeProvider? Clock = null, string? ConfigPath = null);
+public sealed record DaemonOptions(string RunDirectory, TopologyConfig Topology, ILoggerFactory LoggerFactory, TimeProvider? Clock = null, string? ConfigPath = null)
+{
+    /// <summary>Caps on connections and control clients (flags of `switchyard up`).</summary>
+    public DaemonLimits Limits { get; init; } = DaemonLimits.Default;
+}
 
 public sealed partial class Daemon : IAsyncDisposable
 {
@@ -28,6 +34,7 @@ public sealed partial class Daemon : IAsyncDisposable
     private readonly ILogger logger;
     private readonly ILoggerFactory loggerFactory;
     private ControlServer? control;
+    private DescriptorBudget budget = DescriptorBudget.Shared;
     private bool disposed;
 
     private Daemon(DaemonOptions options)
@@ -49,6 +56,7 @@ public sealed partial class Daemon : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         Directory.CreateDirectory(options.RunDirectory);
         var daemon = new Daemon(options);
+        daemon.budget = SizeDescriptorBudget(options.Limits, daemon.logger);
         daemon.loop.Start();
         try
         {
@@ -63,7 +71,8 @@ public sealed partial class Daemon : IAsyncDisposable
 
                 return true;
             }).ConfigureAwait(false);
-            daemon.control = ControlServer.Start(daemon.ControlSocketPath, daemon.HandleAsync, daemon.logger);
+            daemon.control = ControlServer.Start(daemon.ControlSocketPath, daemon.HandleAsync, daemon.logger,
+                new ControlServerLimits(options.Limits.MaxControlClients, options.Limits.ControlIdleTimeout), daemon.loop.Clock);
         }
         catch
         {
@@ -72,6 +81,18 @@ public sealed partial class Daemon : IAsyncDisposable
         }
 
         return daemon;
+    }
+
+    // The descriptor table is the process's, so its budget is too: raise the soft RLIMIT_NOFILE to the hard
+    // limit (as most daemons do) and size the budget from what is then in force (DescriptorBudget).
+    private static DescriptorBudget SizeDescriptorBudget(DaemonLimits limits, ILogger logger)
+    {
+        OpenFilesLimit? limit = ProcessLimits.RaiseOpenFilesToHard();
+        ulong soft = limit?.Soft ?? 1024;
+        var budget = new DescriptorBudget((long)Math.Min(soft, int.MaxValue), limits.MaxConnections, limits.MaxListenerConnections);
+        DescriptorBudget.Shared = budget;
+        LogBudget(logger, budget.ToString());
+        return budget;
     }
 
     /// <summary>How to attach a QEMU guest to each network: one line per attachment a guest can use,
@@ -188,6 +209,9 @@ public sealed partial class Daemon : IAsyncDisposable
             ["gso_frames_passed"] = c.GsoFramesPassed,
             ["capture_dropped"] = c.CaptureDropped,
             ["ports_closed_by_peer"] = n.PortsClosedByPeer,
+            ["connections_refused_listener_full"] = n.ListenerCounters.RefusedListenerFull,
+            ["connections_refused_budget"] = n.ListenerCounters.RefusedByBudget,
+            ["accept_out_of_descriptors"] = n.ListenerCounters.AcceptOutOfDescriptors,
         };
     }
 
@@ -211,7 +235,33 @@ public sealed partial class Daemon : IAsyncDisposable
             result.Add(new NetworkInfo(n.Name, n.Config.Hub, attachments, ports, counters, DropsOf(n.ClosedPortDrops), gateway));
         }
 
-        return new ShowResult(RunDirectory, result);
+        return new ShowResult(RunDirectory, result, ResourceCounters());
+    }
+
+    /// <summary>The daemon-wide budgets and what they refused, by their snake_case names.</summary>
+    private Dictionary<string, long> ResourceCounters()
+    {
+        var c = new Dictionary<string, long>(StringComparer.Ordinal)
+        {
+            ["descriptor_limit"] = budget.Limit,
+            ["descriptor_reserve"] = budget.Reserve,
+            ["connections"] = budget.Connections,
+            ["max_connections"] = budget.MaxConnections,
+            ["max_listener_connections"] = budget.MaxConnectionsPerListener,
+            ["connections_refused_global_cap"] = budget.ConnectionsRefusedGlobalCap,
+            ["connections_refused_no_descriptors"] = budget.ConnectionsRefusedNoDescriptors,
+            ["accept_out_of_descriptors"] = budget.AcceptOutOfDescriptors,
+            ["gateway_sockets_refused"] = budget.HostSocketsRefused,
+        };
+        if (control is { } server)
+        {
+            c["control_clients"] = server.Clients;
+            c["max_control_clients"] = server.Limits.MaxClients;
+            c["control_clients_refused"] = server.ClientsRefused;
+            c["control_idle_closed"] = server.IdleClosed;
+        }
+
+        return c;
     }
 
     private List<FdbRow> Fdb(string? networkName)
@@ -488,4 +538,7 @@ public sealed partial class Daemon : IAsyncDisposable
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "stopped; sockets in {RunDirectory} removed")]
     private partial void LogStopped(string runDirectory);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "{Budget}")]
+    private static partial void LogBudget(ILogger logger, string budget);
 }

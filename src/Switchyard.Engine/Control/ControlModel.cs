@@ -52,7 +52,9 @@ public sealed record ControlResponse(
     public Func<Stream, CancellationToken, Task>? Streaming { get; init; }
 }
 
-public sealed record ShowResult(string RunDirectory, IReadOnlyList<NetworkInfo> Networks);
+/// <summary>A `show` answer. <c>Resources</c> holds the daemon-wide budgets and their counters
+/// (descriptor limit, connections, control clients; docs/control-api.md).</summary>
+public sealed record ShowResult(string RunDirectory, IReadOnlyList<NetworkInfo> Networks, IReadOnlyDictionary<string, long>? Resources = null);
 
 public sealed record NetworkInfo(
     string Name,

@@ -61,6 +61,27 @@ public sealed partial class Network
 
     public IEnumerable<Attachment> Attachments => attachments.Values;
 
+    /// <summary>What this network's listeners refused, summed (their own cap, the daemon's budget, accept
+    /// out of descriptors); on the loop. Listeners removed since are not counted.</summary>
+    public (long RefusedListenerFull, long RefusedByBudget, long AcceptOutOfDescriptors) ListenerCounters
+    {
+        get
+        {
+            (long full, long budget, long paused) = (0, 0, 0);
+            foreach (Attachment a in attachments.Values)
+            {
+                if (a is ListenerAttachment l)
+                {
+                    full += l.Listener.RefusedListenerFull;
+                    budget += l.Listener.RefusedByBudget;
+                    paused += l.Listener.AcceptOutOfDescriptors;
+                }
+            }
+
+            return (full, budget, paused);
+        }
+    }
+
     /// <summary>The network's NAT gateway, if it has one (an internal port on the default VLAN).</summary>
     public NatGateway? Gateway { get; private set; }
 
@@ -147,6 +168,7 @@ public sealed partial class Network
         {
             Switch.RemovePort(port);
             port.Stop();
+            ReleaseEndedConnections();
             Publish(EventTypes.PortRemoved, port, "removed");
             return true;
         }
@@ -198,7 +220,7 @@ public sealed partial class Network
             var streamPort = new StreamPort(accepted.PortName, loop, logger, accepted.Peer, persistent: false);
             AttachPort(streamPort, membership);
             streamPort.Connect(accepted.Socket);
-            return true;
+            return streamPort;
         });
         return new ListenerAttachment(port, listener);
     }
@@ -213,7 +235,7 @@ public sealed partial class Network
             var vhostPort = new VhostUserPort(accepted.PortName, loop, logger, accepted.Peer, options, persistent: false);
             AttachPort(vhostPort, membership);
             vhostPort.Connect(accepted.Socket);
-            return true;
+            return vhostPort;
         });
         return new ListenerAttachment(port, listener);
     }
@@ -283,10 +305,24 @@ public sealed partial class Network
 
     private void OnPortClosed(Port port, string reason)
     {
+        ReleaseEndedConnections();
         portsClosedByPeer++;
         closedPorts.AddDrops(port.Counters);
         LogPortRemoved(Name, port.Name, reason);
         Publish(EventTypes.PortRemoved, port, reason);
+    }
+
+    // A listener's connection that ended gives its place in the listener's and the daemon's caps back now,
+    // not at the listener's next accept.
+    private void ReleaseEndedConnections()
+    {
+        foreach (Attachment a in attachments.Values)
+        {
+            if (a is ListenerAttachment l)
+            {
+                l.Listener.ReleaseEnded();
+            }
+        }
     }
 
     /// <summary>Sets a live port's administrative link state (a port name as in `show`); on the loop.

@@ -1,0 +1,146 @@
+// Issue 10 against a real daemon: peers that hold connections (hole 4, descriptor exhaustion), control
+// clients that connect and idle. Each attack comes from outside the
+// process; each test asserts that the daemon survives, that a healthy pair of guests keeps exchanging
+// frames throughout, and that the attacker got a bounded share, counted in `show`.
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using Switchyard.TestKit;
+using Switchyard.TestKit.Hostile;
+using Xunit.Abstractions;
+
+namespace Switchyard.EndToEnd;
+
+public sealed class HostileConnectionTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan AllowedGap = TimeSpan.FromSeconds(2);
+
+    [Fact]
+    public async Task StreamListener_HeldConnectionsBeyondTheDescriptorLimit_RefusedAndCountedDaemonSurvives()
+    {
+        // 256 descriptors: the runtime alone holds about 110 (it keeps every assembly open). Before the
+        // budget, the daemon accepted until accept() failed with EMFILE, spun on it, and then aborted with
+        // "Out of memory." when the runtime could not create a thread (each needs a pipe).
+        await using SwitchyardProcess sy = await SwitchyardProcess.StartAsync(log: output.WriteLine, launcher: ["prlimit", "--nofile=256:256", "--"]);
+        await using HealthyStreamPair pair = await HealthyStreamPair.StartAsync(sy.StreamSocket);
+        pair.ResetGap();
+
+        var flood = new List<Socket>();
+        int failed = 0;
+        try
+        {
+            for (int i = 0; i < 300; i++)
+            {
+                var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                try
+                {
+                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                    await s.ConnectAsync(new UnixDomainSocketEndPoint(sy.StreamSocket), timeout.Token);
+                    flood.Add(s);
+                }
+                catch (Exception ex) when (ex is SocketException or OperationCanceledException)
+                {
+                    failed++;
+                    s.Dispose();
+                }
+            }
+
+            output.WriteLine($"attacker: {flood.Count} connects succeeded, {failed} failed");
+            JsonElement show = await sy.WaitForShowAsync(
+                s => Resource(s, "connections_refused_global_cap") + Resource(s, "connections_refused_no_descriptors") > 0,
+                TimeSpan.FromSeconds(20),
+                "refused connections to be counted");
+            Assert.False(sy.HasExited, sy.Output);
+            Assert.Equal(256, Resource(show, "descriptor_limit"));
+            long max = Resource(show, "max_connections");
+            Assert.InRange(Resource(show, "connections"), 2, max);
+            Assert.InRange(SwitchyardProcess.Ports(show).Count(), 2, (int)max);
+            Assert.True(Counter(show, "connections_refused_budget") > 0, show.ToString());
+            Assert.Contains("refused", sy.Output, StringComparison.Ordinal);
+            await pair.AssertHealthyAsync(AllowedGap);
+        }
+        finally
+        {
+            foreach (Socket s in flood)
+            {
+                s.Dispose();
+            }
+        }
+
+        // The attacker's connections give their places back when they end.
+        JsonElement after = await sy.WaitForShowAsync(s => Resource(s, "connections") == 2, TimeSpan.FromSeconds(20), "only the pair's connections");
+        Assert.Equal(2, SwitchyardProcess.Ports(after).Count());
+        Assert.DoesNotContain("Out of memory", sy.Output, StringComparison.Ordinal);
+        await pair.AssertHealthyAsync(AllowedGap);
+    }
+
+    [Fact]
+    public async Task ControlSocket_ManyIdleClients_CappedRefusedAndIdleOnesClosed()
+    {
+        await using SwitchyardProcess sy = await SwitchyardProcess.StartAsync(log: output.WriteLine, extraArgs: ["--max-control-clients", "8", "--control-idle-timeout", "2"]);
+        await using HealthyStreamPair pair = await HealthyStreamPair.StartAsync(sy.StreamSocket);
+        pair.ResetGap();
+
+        string control = Path.Combine(sy.RunDirectory, "control.sock");
+        var idle = new List<Socket>();
+        try
+        {
+            for (int i = 0; i < 20; i++)
+            {
+                var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified) { ReceiveTimeout = 10_000 };
+                s.Connect(new UnixDomainSocketEndPoint(control));
+                idle.Add(s);
+            }
+
+            // Clients 9..20 are told why and closed; each reads one error line, then EOF.
+            int refused = 0;
+            foreach (Socket s in idle.Skip(8))
+            {
+                string answer = ReadAll(s);
+                Assert.Contains("too many control clients", answer, StringComparison.Ordinal);
+                refused++;
+            }
+
+            // The first 8 said nothing for 2 s: closed (EOF) within a few seconds.
+            foreach (Socket s in idle.Take(8))
+            {
+                Assert.Equal(string.Empty, ReadAll(s));
+            }
+
+            JsonElement show = await sy.ShowAsync();
+            Assert.Equal(12, refused);
+            Assert.True(Resource(show, "control_clients_refused") >= 12, show.ToString());
+            Assert.True(Resource(show, "control_idle_closed") >= 8, show.ToString());
+            Assert.Equal(8, Resource(show, "max_control_clients"));
+            Assert.False(sy.HasExited);
+            await pair.AssertHealthyAsync(AllowedGap);
+        }
+        finally
+        {
+            foreach (Socket s in idle)
+            {
+                s.Dispose();
+            }
+        }
+    }
+
+    private static long Resource(JsonElement show, string name) =>
+        show.TryGetProperty("resources", out JsonElement r) && r.TryGetProperty(name, out JsonElement v) ? v.GetInt64() : 0;
+
+    private static long Counter(JsonElement show, string name) =>
+        show.GetProperty("networks")[0].GetProperty("counters").TryGetProperty(name, out JsonElement v) ? v.GetInt64() : 0;
+
+    // Everything the peer sends until it closes (or the receive timeout).
+    private static string ReadAll(Socket s)
+    {
+        var text = new StringBuilder();
+        byte[] buffer = new byte[4096];
+        int n;
+        while ((n = s.Receive(buffer)) > 0)
+        {
+            text.Append(Encoding.UTF8.GetString(buffer, 0, n));
+        }
+
+        return text.ToString();
+    }
+}
