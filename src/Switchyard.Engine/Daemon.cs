@@ -323,6 +323,13 @@ public sealed partial class Daemon : IAsyncDisposable
             return new ControlResponse(false, "port-del needs a port name");
         }
 
+        if (network.IsGatewayPort(request.Name))
+        {
+            // The gateway is part of the network's configuration, not a port anyone attached: removing its
+            // port would leave a network whose DHCP, DNS and NAT silently stopped (issue 10).
+            return new ControlResponse(false, GatewayNotDeletable(network.Name));
+        }
+
         return network.RemovePort(request.Name)
             ? new ControlResponse(true, Message: $"removed {request.Name} from {network.Name}")
             : new ControlResponse(false, $"network {network.Name} has no port named '{request.Name}'");
@@ -336,6 +343,11 @@ public sealed partial class Daemon : IAsyncDisposable
         Network network = FindNetwork(name);
         return network.Gateway ?? throw new InvalidOperationException(NoGateway(network.Name));
     }
+
+    private static string GatewayNotDeletable(string network) =>
+        $"port {Defaults.GatewayPortName} of network {network} is its NAT gateway and cannot be removed with port del; " +
+        "remove `gateway:` from the network in the topology file and run `switchyard reload`" +
+        (network == Defaults.NetworkName ? " (or start `switchyard up --no-gateway`)" : string.Empty);
 
     private static string NoGateway(string network) =>
         $"network {network} has no gateway; add `gateway: true` to it in the topology" +

@@ -1,5 +1,5 @@
 // Issue 10 against a real daemon: peers that hold connections (hole 4, descriptor exhaustion), control
-// clients that connect and idle. Each attack comes from outside the
+// clients that connect and idle, and a `port del` of the gateway. Each attack comes from outside the
 // process; each test asserts that the daemon survives, that a healthy pair of guests keeps exchanging
 // frames throughout, and that the attacker got a bounded share, counted in `show`.
 using System.Net.Sockets;
@@ -122,6 +122,22 @@ public sealed class HostileConnectionTests(ITestOutputHelper output)
                 s.Dispose();
             }
         }
+    }
+
+    [Fact]
+    public async Task PortDel_Gateway_RefusedWithWhatToDoInstead()
+    {
+        await using SwitchyardProcess sy = await SwitchyardProcess.StartAsync(log: output.WriteLine);
+        await using HealthyStreamPair pair = await HealthyStreamPair.StartAsync(sy.StreamSocket);
+        pair.ResetGap();
+
+        (int code, string text) = await sy.CliAsync("port", "del", "default", "gateway");
+        Assert.NotEqual(0, code);
+        Assert.Contains("is its NAT gateway and cannot be removed with port del", text, StringComparison.Ordinal);
+        JsonElement show = await sy.ShowAsync();
+        Assert.Contains(SwitchyardProcess.Ports(show, includeGateway: true), p => p.GetProperty("kind").GetString() == "gateway");
+        Assert.True(show.GetProperty("networks")[0].TryGetProperty("gateway", out _));
+        await pair.AssertHealthyAsync(AllowedGap);
     }
 
     private static long Resource(JsonElement show, string name) =>

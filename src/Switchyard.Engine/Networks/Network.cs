@@ -147,6 +147,9 @@ public sealed partial class Network
         return attachment;
     }
 
+    /// <summary>True when <paramref name="name"/> is this network's NAT gateway port (not removable by name).</summary>
+    public bool IsGatewayPort(string name) => Gateway is { } g && g.Name == name && !attachments.ContainsKey(name);
+
     /// <summary>Removes a named port: a configured attachment (with all its connections) or one
     /// connection of a listener. Returns false if there is no such port. On the loop.</summary>
     public bool RemovePort(string name)
