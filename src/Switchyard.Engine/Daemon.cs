@@ -209,6 +209,7 @@ public sealed partial class Daemon : IAsyncDisposable
             ["gso_frames_passed"] = c.GsoFramesPassed,
             ["capture_dropped"] = c.CaptureDropped,
             ["ports_closed_by_peer"] = n.PortsClosedByPeer,
+            ["namespace_ports_closed"] = n.NamespacePortsClosed,
             ["connections_refused_listener_full"] = n.ListenerCounters.RefusedListenerFull,
             ["connections_refused_budget"] = n.ListenerCounters.RefusedByBudget,
             ["accept_out_of_descriptors"] = n.ListenerCounters.AcceptOutOfDescriptors,

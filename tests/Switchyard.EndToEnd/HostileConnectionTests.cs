@@ -1,5 +1,5 @@
 // Issue 10 against a real daemon: peers that hold connections (hole 4, descriptor exhaustion), control
-// clients that connect and idle, and a `port del` of the gateway. Each attack comes from outside the
+// clients that connect and idle, a `port del` of the gateway, and a namespace deleted under its port. Each attack comes from outside the
 // process; each test asserts that the daemon survives, that a healthy pair of guests keeps exchanging
 // frames throughout, and that the attacker got a bounded share, counted in `show`.
 using System.Net.Sockets;
@@ -7,6 +7,7 @@ using System.Text;
 using System.Text.Json;
 using Switchyard.TestKit;
 using Switchyard.TestKit.Hostile;
+using Switchyard.TestKit.Netns;
 using Xunit.Abstractions;
 
 namespace Switchyard.EndToEnd;
@@ -138,6 +139,54 @@ public sealed class HostileConnectionTests(ITestOutputHelper output)
         Assert.Contains(SwitchyardProcess.Ports(show, includeGateway: true), p => p.GetProperty("kind").GetString() == "gateway");
         Assert.True(show.GetProperty("networks")[0].TryGetProperty("gateway", out _));
         await pair.AssertHealthyAsync(AllowedGap);
+    }
+
+    [RequiresRootFact]
+    public async Task NetnsPort_NamespaceDeleted_PortClosedWithReasonCountedAndTapReleased()
+    {
+        await using SwitchyardProcess sy = await SwitchyardProcess.StartAsync(log: output.WriteLine);
+        await using HealthyStreamPair pair = await HealthyStreamPair.StartAsync(sy.StreamSocket);
+        TestNamespace ns = TestNamespace.Create("del");
+        try
+        {
+            (int code, string text) = await sy.CliAsync("port", "add", "default", "doomed", $"netns,name={ns.Name}");
+            Assert.True(code == 0, text);
+            Assert.Contains(Descriptors(sy.ProcessId), d => d == "/dev/net/tun");
+            pair.ResetGap();
+
+            // Deleting the namespace is all the user does; the tap's socket keeps the namespace alive, so
+            // only the daemon noticing can release it.
+            Assert.Equal(0, TestNamespace.Run("ip", ["netns", "del", ns.Name]).ExitCode);
+            JsonElement show = await sy.WaitForShowAsync(s => Counter(s, "namespace_ports_closed") == 1, TimeSpan.FromSeconds(10), "the namespace port to close");
+            Assert.DoesNotContain(SwitchyardProcess.Ports(show), p => p.GetProperty("name").GetString() == "doomed");
+            Assert.DoesNotContain(show.GetProperty("networks")[0].GetProperty("attachments").EnumerateArray(), a => a.GetProperty("name").GetString() == "doomed");
+            Assert.DoesNotContain(Descriptors(sy.ProcessId), d => d == "/dev/net/tun");
+            Assert.Contains($"port doomed removed: netns {ns.Name} is gone", sy.Output, StringComparison.Ordinal);
+            await pair.AssertHealthyAsync(AllowedGap);
+        }
+        finally
+        {
+            ns.Dispose(); // Already deleted unless the test failed early.
+        }
+    }
+
+    // What the daemon's descriptors point at (/proc/PID/fd).
+    private static List<string> Descriptors(int pid)
+    {
+        var targets = new List<string>();
+        foreach (string fd in Directory.GetFiles($"/proc/{pid}/fd"))
+        {
+            try
+            {
+                targets.Add(new FileInfo(fd).LinkTarget ?? string.Empty);
+            }
+            catch (IOException)
+            {
+                // Closed while we looked.
+            }
+        }
+
+        return targets;
     }
 
     private static long Resource(JsonElement show, string name) =>

@@ -6,6 +6,14 @@
 // connection becomes a port "NAME.N". Ports that close themselves (peer hung up, bad input) are
 // removed from the switch (and their FDB entries with them) by the switch's callback. Everything
 // here runs on the loop; the control plane reaches it through EpollLoop.InvokeAsync.
+//
+// Namespace ports (netns,name=/pid=) are watched: the tap's own socket holds a reference on the
+// namespace it was created in, so `ip netns del` alone never destroys it and the tap never reports an
+// error; the descriptors would stay held until `port del`. Once a second (with MAC ageing) the network
+// stats each namespace port's path (/run/netns/NAME, /proc/PID/ns/net) and compares the namespace's
+// inode with the one the port was created in; when it is gone or is another namespace, the port is
+// closed with a reason and an event, counted as namespace_ports_closed. Closing the tap then lets the
+// kernel free the namespace.
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Switchyard.Core.Loop;
@@ -35,7 +43,9 @@ public sealed partial class Network
 
     /// <summary>Drops of ports that have gone away, so a closed connection's reason stays visible.</summary>
     private readonly PortCounters closedPorts = new();
+    private readonly Dictionary<string, NamespaceWatch> namespaceWatches = new(StringComparer.Ordinal);
     private long portsClosedByPeer;
+    private long namespacePortsClosed;
 
     public Network(NetworkConfig config, IEventLoop loop, ILogger logger, EventHub? events = null)
     {
@@ -58,6 +68,9 @@ public sealed partial class Network
     public PortCounters ClosedPortDrops => closedPorts;
 
     public long PortsClosedByPeer => Volatile.Read(ref portsClosedByPeer);
+
+    /// <summary>Namespace ports closed because their namespace was deleted (or its process exited).</summary>
+    public long NamespacePortsClosed => Volatile.Read(ref namespacePortsClosed);
 
     public IEnumerable<Attachment> Attachments => attachments.Values;
 
@@ -156,6 +169,7 @@ public sealed partial class Network
     {
         if (attachments.Remove(name, out Attachment? attachment))
         {
+            namespaceWatches.Remove(name);
             attachment.Dispose();
             foreach (Port p in attachment.LivePorts(Switch))
             {
@@ -287,6 +301,8 @@ public sealed partial class Network
     private SinglePortAttachment OpenNetnsTap(PortConfig port, NetnsSpec spec, VlanMembership membership)
     {
         using NetNamespace ns = spec.Name is { } name ? NetNamespace.OpenNamed(name) : NetNamespace.OpenOfProcess(spec.Pid!.Value);
+        string nsPath = spec.Name is { } n ? Path.Combine(NetNamespace.NamedDirectory, n) : $"/proc/{spec.Pid!.Value}/ns/net";
+        bool watchable = FileVersion.TryGet(nsPath, out FileVersion identity);
         TapPort tap = ns.Invoke(() =>
         {
             TapPort opened = TapPort.Open(port.Name, spec.IfName, loop, logger, vnetHeader: true, queueCount: 1);
@@ -303,7 +319,52 @@ public sealed partial class Network
         });
         AttachPort(tap, membership);
         tap.Start();
+        if (watchable)
+        {
+            namespaceWatches[port.Name] = new NamespaceWatch(nsPath, ns.Description, identity.Device, identity.Inode);
+        }
+
         return new SinglePortAttachment(port, tap);
+    }
+
+    // Closes every namespace port whose namespace is gone (see the theory of operation); on the loop.
+    private void CheckNamespaces()
+    {
+        if (namespaceWatches.Count == 0)
+        {
+            return;
+        }
+
+        List<(string Port, NamespaceWatch Watch)>? gone = null;
+        foreach ((string portName, NamespaceWatch watch) in namespaceWatches)
+        {
+            if (!FileVersion.TryGet(watch.Path, out FileVersion now) || now.Device != watch.Device || now.Inode != watch.Inode)
+            {
+                (gone ??= []).Add((portName, watch));
+            }
+        }
+
+        foreach ((string portName, NamespaceWatch watch) in gone ?? [])
+        {
+            namespaceWatches.Remove(portName);
+            if (!attachments.Remove(portName, out Attachment? attachment))
+            {
+                continue;
+            }
+
+            attachment.Dispose();
+            string reason = $"{watch.Description} is gone (deleted, or its process exited)";
+            foreach (Port p in attachment.LivePorts(Switch))
+            {
+                closedPorts.AddDrops(p.Counters);
+                Switch.RemovePort(p);
+                p.Stop();
+                LogPortRemoved(Name, p.Name, reason);
+                Publish(EventTypes.PortRemoved, p, reason);
+            }
+
+            namespacePortsClosed++;
+        }
     }
 
     private void OnPortClosed(Port port, string reason)
@@ -394,8 +455,12 @@ public sealed partial class Network
     private void AgeOut()
     {
         Switch.AgeOut();
+        CheckNamespaces();
         ageingTimer.Arm(TimeSpan.FromSeconds(1));
     }
+
+    /// <summary>Where a namespace port's namespace is named, and which namespace (nsfs device and inode) it was.</summary>
+    private readonly record struct NamespaceWatch(string Path, string Description, ulong Device, ulong Inode);
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "network {Network}: port {Port} removed: {Reason}")]
     private partial void LogPortRemoved(string network, string port, string reason);
