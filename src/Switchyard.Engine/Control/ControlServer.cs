@@ -206,7 +206,18 @@ public sealed partial class ControlServer : IAsyncDisposable
                 }
 
                 ControlResponse response = await HandleLineAsync(buffer.AsMemory(0, newline)).ConfigureAwait(false);
-                await ReplyAsync(stream, response).ConfigureAwait(false);
+                try
+                {
+                    await ReplyAsync(stream, response).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (response.Streaming is { } orphan && ex is IOException or SocketException)
+                {
+                    // The client left before its answer: run the body with a cancelled token so that what the
+                    // command holds (an event subscription, a capture) is released.
+                    await orphan(stream, new CancellationToken(canceled: true)).ConfigureAwait(false);
+                    throw;
+                }
+
                 if (response.Streaming is { } body)
                 {
                     // A streaming command owns the rest of the connection.
