@@ -75,6 +75,49 @@ public sealed class HostileConnectionTests(ITestOutputHelper output)
         await pair.AssertHealthyAsync(AllowedGap);
     }
 
+    [RequiresRootFact]
+    public async Task Gateway_GuestUdpFloodUnderLowDescriptorLimit_HostSocketsRefusedAndCountedDaemonSurvives()
+    {
+        // Each UDP flow through the gateway is a host socket. With 256 descriptors, a guest sending to a few
+        // hundred ports would have filled the table; the budget stops the gateway below its ceiling instead.
+        await using SwitchyardProcess sy = await SwitchyardProcess.StartAsync(log: output.WriteLine, launcher: ["prlimit", "--nofile=256:256", "--"]);
+        await using HealthyStreamPair pair = await HealthyStreamPair.StartAsync(sy.StreamSocket);
+        TestNamespace ns = TestNamespace.Create("udp");
+        try
+        {
+            (int code, string text) = await sy.CliAsync("port", "add", "default", "flooder", $"netns,name={ns.Name}");
+            Assert.True(code == 0, text);
+            Assert.Equal(0, ns.Exec("ip", ["addr", "add", "10.0.2.100/24", "dev", "eth0"]).ExitCode);
+            Assert.Equal(0, ns.Exec("ip", ["route", "add", "default", "via", "10.0.2.2"]).ExitCode);
+            pair.ResetGap();
+
+            // 10.0.2.2 is the host's loopback through the gateway: the flood stays on this machine.
+            const string Flood = "import socket,time\n"
+                + "s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+                + "for r in range(3):\n"
+                + "  for p in range(40000,40400):\n"
+                + "    s.sendto(b'x',('10.0.2.2',p))\n"
+                + "    time.sleep(0.0005)\n";
+            (int flood, string floodText) = ns.Exec("python3", ["-c", Flood], TimeSpan.FromSeconds(60));
+            Assert.True(flood == 0, floodText);
+
+            JsonElement show = await sy.WaitForShowAsync(s => Resource(s, "gateway_sockets_refused") > 0, TimeSpan.FromSeconds(20), "refused gateway host sockets");
+            Assert.False(sy.HasExited, sy.Output);
+            await pair.AssertHealthyAsync(AllowedGap);
+
+            // The connections' share was kept: a new guest can still connect.
+            using var late = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            await late.ConnectAsync(new UnixDomainSocketEndPoint(sy.StreamSocket));
+            await sy.WaitForShowAsync(s => Resource(s, "connections") == 3, TimeSpan.FromSeconds(10), "the late guest's connection");
+            Assert.DoesNotContain("Out of memory", sy.Output, StringComparison.Ordinal);
+            output.WriteLine(show.GetProperty("resources").ToString());
+        }
+        finally
+        {
+            ns.Dispose();
+        }
+    }
+
     [Fact]
     public async Task ControlSocket_ManyIdleClients_CappedRefusedAndIdleOnesClosed()
     {
