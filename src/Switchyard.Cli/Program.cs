@@ -103,7 +103,35 @@ internal static partial class Program
             Description = $"Most guest-memory regions mapped at once across all vhost-user connections (default {MappingBudget.DefaultLimit()}: vm.max_map_count / 4, at most 8192)",
             HelpName = "N",
         };
-        var command = new Command("up", "Start the daemon in the foreground and print the QEMU arguments for each network.") { config, verbose, quiet, logFormat, gateway, noGateway, vhostUserMemory, maxGuestMappings, HttpOption, HttpAllowRemoteOption };
+        var maxConnections = new Option<int>("--max-connections")
+        {
+            Description = $"Connections all stream and vhost-user listeners together may hold (default {Switchyard.Core.Loop.DescriptorBudget.DefaultMaxConnections}; never more than a quarter of the descriptor limit less its reserve)",
+            DefaultValueFactory = _ => Switchyard.Core.Loop.DescriptorBudget.DefaultMaxConnections,
+            HelpName = "N",
+        };
+        var maxListenerConnections = new Option<int>("--max-listener-connections")
+        {
+            Description = $"Connections one listener (a server=on stream or vhost-user port) may hold (default {Switchyard.Core.Loop.DescriptorBudget.DefaultMaxConnectionsPerListener})",
+            DefaultValueFactory = _ => Switchyard.Core.Loop.DescriptorBudget.DefaultMaxConnectionsPerListener,
+            HelpName = "N",
+        };
+        var maxControlClients = new Option<int>("--max-control-clients")
+        {
+            Description = $"Clients the control socket serves at once (default {Defaults.MaxControlClients})",
+            DefaultValueFactory = _ => Defaults.MaxControlClients,
+            HelpName = "N",
+        };
+        var controlIdle = new Option<int>("--control-idle-timeout")
+        {
+            Description = $"Close a control client that sends nothing for this many seconds, unless it follows events or a capture (default {(int)Defaults.ControlIdleTimeout.TotalSeconds})",
+            DefaultValueFactory = _ => (int)Defaults.ControlIdleTimeout.TotalSeconds,
+            HelpName = "SECONDS",
+        };
+        var command = new Command("up", "Start the daemon in the foreground and print the QEMU arguments for each network.")
+        {
+            config, verbose, quiet, logFormat, gateway, noGateway, vhostUserMemory, maxGuestMappings, HttpOption, HttpAllowRemoteOption,
+            maxConnections, maxListenerConnections, maxControlClients, controlIdle,
+        };
         command.SetAction((r, ct) =>
         {
             if (r.GetValue(maxGuestMappings) is { } mappings)
@@ -116,8 +144,18 @@ internal static partial class Program
                 MappingBudget.Global.Limit = mappings;
             }
 
+            DaemonLimits limits;
+            try
+            {
+                limits = new DaemonLimits(r.GetValue(maxConnections), r.GetValue(maxListenerConnections), r.GetValue(maxControlClients), TimeSpan.FromSeconds(r.GetValue(controlIdle)));
+            }
+            catch (ConfigException ex)
+            {
+                return Task.FromResult(Fail(r, ex.Message, 2));
+            }
+
             MemoryFilePolicy? memory = r.GetValue(vhostUserMemory) is { } text && VhostUserSpec.TryParseMemoryPolicy(text, out MemoryFilePolicy parsed) ? parsed : null;
-            return UpAsync(r, RunDir(r), r.GetValue(config), r.GetValue(gateway), r.GetValue(noGateway), memory, LogSetup.Level(r.GetValue(verbose), r.GetValue(quiet)), r.GetValue(logFormat) == "json", ct);
+            return UpAsync(r, RunDir(r), r.GetValue(config), r.GetValue(gateway), r.GetValue(noGateway), memory, LogSetup.Level(r.GetValue(verbose), r.GetValue(quiet)), r.GetValue(logFormat) == "json", limits, ct);
         });
         return command;
     }
@@ -178,7 +216,7 @@ internal static partial class Program
         ? port with { Netdev = new VhostUserSpec(v.Path, v.Server, v.Queues, memory) }
         : port;
 
-    private static async Task<int> UpAsync(ParseResult r, string runDir, string? configPath, string? gatewaySpec, bool noGateway, MemoryFilePolicy? vhostUserMemory, LogLevel logLevel, bool jsonLogs, CancellationToken ct)
+    private static async Task<int> UpAsync(ParseResult r, string runDir, string? configPath, string? gatewaySpec, bool noGateway, MemoryFilePolicy? vhostUserMemory, LogLevel logLevel, bool jsonLogs, DaemonLimits limits, CancellationToken ct)
     {
         TopologyConfig topology;
         System.Net.IPEndPoint? http;
@@ -201,7 +239,7 @@ internal static partial class Program
         Daemon daemon;
         try
         {
-            daemon = await Daemon.StartAsync(new DaemonOptions(runDir, topology, logs, ConfigPath: configPath)).ConfigureAwait(false);
+            daemon = await Daemon.StartAsync(new DaemonOptions(runDir, topology, logs, ConfigPath: configPath) { Limits = limits }).ConfigureAwait(false);
         }
         catch (ConfigException ex)
         {

@@ -63,9 +63,13 @@ public sealed partial class Daemon
             return new ControlResponse(false, $"no network named '{name}' (networks: {string.Join(", ", networks.Select(n => n.Name))})");
         }
 
+        // Subscribe here, on the loop, before the answer goes out: a client that acts as soon as it reads
+        // the answer (connects a peer) must see that peer's events. Subscribing in the streaming body, after
+        // the answer, lost them when the loop got there first.
+        EventHub.Subscription subscription = Events.Subscribe(request.Network);
         return new ControlResponse(true, Message: $"events of {(request.Network is null ? "every network" : "network " + request.Network)}, one JSON object per line")
         {
-            Streaming = (stream, stopping) => PumpEventsAsync(Events.Subscribe(request.Network), stream, stopping),
+            Streaming = (stream, stopping) => PumpEventsAsync(subscription, stream, stopping),
         };
     }
 

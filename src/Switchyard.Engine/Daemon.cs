@@ -8,6 +8,7 @@
 // topology. DisposeAsync reverses it and removes every socket file the daemon created.
 using Microsoft.Extensions.Logging;
 using Switchyard.Core.Frames;
+using Switchyard.Core.Loop;
 using Switchyard.Core.Ports;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
@@ -20,7 +21,11 @@ using Switchyard.UserNet;
 
 namespace Switchyard.Engine;
 
-public sealed record DaemonOptions(string RunDirectory, TopologyConfig Topology, ILoggerFactory LoggerFactory, TimeProvider? Clock = null, string? ConfigPath = null);
+public sealed record DaemonOptions(string RunDirectory, TopologyConfig Topology, ILoggerFactory LoggerFactory, TimeProvider? Clock = null, string? ConfigPath = null)
+{
+    /// <summary>Caps on connections and control clients (flags of `switchyard up`).</summary>
+    public DaemonLimits Limits { get; init; } = DaemonLimits.Default;
+}
 
 public sealed partial class Daemon : IAsyncDisposable
 {
@@ -29,6 +34,7 @@ public sealed partial class Daemon : IAsyncDisposable
     private readonly ILogger logger;
     private readonly ILoggerFactory loggerFactory;
     private ControlServer? control;
+    private DescriptorBudget budget = DescriptorBudget.Shared;
     private bool disposed;
 
     private Daemon(DaemonOptions options)
@@ -56,6 +62,7 @@ public sealed partial class Daemon : IAsyncDisposable
         }
 
         var daemon = new Daemon(options);
+        daemon.budget = SizeDescriptorBudget(options.Limits, daemon.logger);
         daemon.loop.Start();
         try
         {
@@ -70,7 +77,8 @@ public sealed partial class Daemon : IAsyncDisposable
 
                 return true;
             }).ConfigureAwait(false);
-            daemon.control = ControlServer.Start(daemon.ControlSocketPath, daemon.HandleAsync, daemon.logger);
+            daemon.control = ControlServer.Start(daemon.ControlSocketPath, daemon.HandleAsync, daemon.logger,
+                new ControlServerLimits(options.Limits.MaxControlClients, options.Limits.ControlIdleTimeout), daemon.loop.Clock);
         }
         catch
         {
@@ -79,6 +87,18 @@ public sealed partial class Daemon : IAsyncDisposable
         }
 
         return daemon;
+    }
+
+    // The descriptor table is the process's, so its budget is too: raise the soft RLIMIT_NOFILE to the hard
+    // limit (as most daemons do) and size the budget from what is then in force (DescriptorBudget).
+    private static DescriptorBudget SizeDescriptorBudget(DaemonLimits limits, ILogger logger)
+    {
+        OpenFilesLimit? limit = ProcessLimits.RaiseOpenFilesToHard();
+        ulong soft = limit?.Soft ?? 1024;
+        var budget = new DescriptorBudget((long)Math.Min(soft, int.MaxValue), limits.MaxConnections, limits.MaxListenerConnections);
+        DescriptorBudget.Shared = budget;
+        LogBudget(logger, budget.ToString());
+        return budget;
     }
 
     /// <summary>How to attach a QEMU guest to each network: one line per attachment a guest can use,
@@ -205,6 +225,10 @@ public sealed partial class Daemon : IAsyncDisposable
             ["gso_frames_passed"] = c.GsoFramesPassed,
             ["capture_dropped"] = c.CaptureDropped,
             ["ports_closed_by_peer"] = n.PortsClosedByPeer,
+            ["namespace_ports_closed"] = n.NamespacePortsClosed,
+            ["connections_refused_listener_full"] = n.ListenerCounters.RefusedListenerFull,
+            ["connections_refused_budget"] = n.ListenerCounters.RefusedByBudget,
+            ["accept_out_of_descriptors"] = n.ListenerCounters.AcceptOutOfDescriptors,
         };
     }
 
@@ -228,7 +252,33 @@ public sealed partial class Daemon : IAsyncDisposable
             result.Add(new NetworkInfo(n.Name, n.Config.Hub, attachments, ports, counters, DropsOf(n.ClosedPortDrops), gateway));
         }
 
-        return new ShowResult(RunDirectory, result, DaemonCounters());
+        return new ShowResult(RunDirectory, result, DaemonCounters(), ResourceCounters());
+    }
+
+    /// <summary>The daemon-wide budgets and what they refused, by their snake_case names.</summary>
+    private Dictionary<string, long> ResourceCounters()
+    {
+        var c = new Dictionary<string, long>(StringComparer.Ordinal)
+        {
+            ["descriptor_limit"] = budget.Limit,
+            ["descriptor_reserve"] = budget.Reserve,
+            ["connections"] = budget.Connections,
+            ["max_connections"] = budget.MaxConnections,
+            ["max_listener_connections"] = budget.MaxConnectionsPerListener,
+            ["connections_refused_global_cap"] = budget.ConnectionsRefusedGlobalCap,
+            ["connections_refused_no_descriptors"] = budget.ConnectionsRefusedNoDescriptors,
+            ["accept_out_of_descriptors"] = budget.AcceptOutOfDescriptors,
+            ["gateway_sockets_refused"] = budget.HostSocketsRefused,
+        };
+        if (control is { } server)
+        {
+            c["control_clients"] = server.Clients;
+            c["max_control_clients"] = server.Limits.MaxClients;
+            c["control_clients_refused"] = server.ClientsRefused;
+            c["control_idle_closed"] = server.IdleClosed;
+        }
+
+        return c;
     }
 
     private List<FdbRow> Fdb(string? networkName)
@@ -290,6 +340,13 @@ public sealed partial class Daemon : IAsyncDisposable
             return new ControlResponse(false, "port-del needs a port name");
         }
 
+        if (network.IsGatewayPort(request.Name))
+        {
+            // The gateway is part of the network's configuration, not a port anyone attached: removing its
+            // port would leave a network whose DHCP, DNS and NAT silently stopped (issue 10).
+            return new ControlResponse(false, GatewayNotDeletable(network.Name));
+        }
+
         return network.RemovePort(request.Name)
             ? new ControlResponse(true, Message: $"removed {request.Name} from {network.Name}")
             : new ControlResponse(false, $"network {network.Name} has no port named '{request.Name}'");
@@ -303,6 +360,11 @@ public sealed partial class Daemon : IAsyncDisposable
         Network network = FindNetwork(name);
         return network.Gateway ?? throw new InvalidOperationException(NoGateway(network.Name));
     }
+
+    private static string GatewayNotDeletable(string network) =>
+        $"port {Defaults.GatewayPortName} of network {network} is its NAT gateway and cannot be removed with port del; " +
+        "remove `gateway:` from the network in the topology file and run `switchyard reload`" +
+        (network == Defaults.NetworkName ? " (or start `switchyard up --no-gateway`)" : string.Empty);
 
     private static string NoGateway(string network) =>
         $"network {network} has no gateway; add `gateway: true` to it in the topology" +
@@ -505,4 +567,7 @@ public sealed partial class Daemon : IAsyncDisposable
 
     [LoggerMessage(EventId = 2, Level = LogLevel.Information, Message = "stopped; sockets in {RunDirectory} removed")]
     private partial void LogStopped(string runDirectory);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Information, Message = "{Budget}")]
+    private static partial void LogBudget(ILogger logger, string budget);
 }

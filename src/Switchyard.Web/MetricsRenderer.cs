@@ -30,6 +30,10 @@ internal static class MetricsRenderer
         ("gso_frames_passed", "switchyard_switch_gso_frames_passed_total", "GSO frames handed whole to ports that take them."),
         ("capture_dropped", "switchyard_switch_capture_dropped_frames_total", "Frames a running packet capture could not keep (its queue was full)."),
         ("ports_closed_by_peer", "switchyard_switch_ports_closed_by_peer_total", "Ports removed because their peer hung up or broke the protocol."),
+        ("namespace_ports_closed", "switchyard_switch_namespace_ports_closed_total", "Namespace ports closed because their namespace was deleted or its process exited."),
+        ("connections_refused_listener_full", "switchyard_switch_connections_refused_listener_full_total", "Connections a listener refused because it held its --max-listener-connections."),
+        ("connections_refused_budget", "switchyard_switch_connections_refused_budget_total", "Connections a listener refused because the daemon's connection cap or descriptor reserve was reached."),
+        ("accept_out_of_descriptors", "switchyard_switch_accept_out_of_descriptors_total", "accept() failures for lack of descriptors (the listener pauses 250 ms each)."),
     ];
 
     public static string Render(DaemonSnapshot snapshot)

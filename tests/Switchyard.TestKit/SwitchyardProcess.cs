@@ -47,16 +47,28 @@ public sealed class SwitchyardProcess : IAsyncDisposable
 
     public bool HasExited => process.HasExited;
 
-    /// <summary>Starts `switchyard up --run-dir DIR [args]` and waits for `switchyard: ready`.</summary>
-    public static async Task<SwitchyardProcess> StartAsync(string? runDir = null, IEnumerable<string>? extraArgs = null, Action<string>? log = null)
+    /// <summary>Starts `switchyard up --run-dir DIR [args]` and waits for `switchyard: ready`. With a
+    /// <paramref name="launcher"/> (e.g. <c>["prlimit", "--nofile=256:256", "--"]</c>) the daemon is started
+    /// through that program; <see cref="ProcessId"/> is then the launcher's, which execs the daemon.</summary>
+    public static async Task<SwitchyardProcess> StartAsync(string? runDir = null, IEnumerable<string>? extraArgs = null, Action<string>? log = null, IReadOnlyList<string>? launcher = null)
     {
         runDir ??= Directory.CreateTempSubdirectory("sy-e2e-").FullName;
-        var psi = new ProcessStartInfo(BinaryPath.Value)
+        var psi = new ProcessStartInfo(launcher is { Count: > 0 } ? launcher[0] : BinaryPath.Value)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        if (launcher is { Count: > 0 })
+        {
+            foreach (string a in launcher.Skip(1))
+            {
+                psi.ArgumentList.Add(a);
+            }
+
+            psi.ArgumentList.Add(BinaryPath.Value);
+        }
+
         psi.ArgumentList.Add("up");
         psi.ArgumentList.Add("--run-dir");
         psi.ArgumentList.Add(runDir);

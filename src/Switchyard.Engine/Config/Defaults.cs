@@ -137,6 +137,20 @@ public static class Defaults
     /// <summary>Largest forwarding-table capacity accepted.</summary>
     public const int MaxMacsLimit = 1 << 20;
 
+    // ---- Daemon-wide limits (DaemonLimits; issue 10) ----
+
+    /// <summary>Clients the control socket serves at once; more are refused with an error line.</summary>
+    public const int MaxControlClients = 32;
+
+    /// <summary>Largest --max-control-clients accepted.</summary>
+    public const int MaxControlClientsLimit = 4096;
+
+    /// <summary>A control client idle this long (no request, no streaming command) is closed.</summary>
+    public static readonly TimeSpan ControlIdleTimeout = TimeSpan.FromSeconds(60);
+
+    /// <summary>Largest --max-connections / --max-listener-connections accepted (the descriptor limit bounds them further).</summary>
+    public const int MaxConnectionsLimit = 1 << 20;
+
     // ---- Files in the run directory ----
 
     /// <summary>Socket of the default stream port.</summary>

@@ -55,8 +55,9 @@ public sealed record ControlResponse(
 /// <summary>A `show` answer. <c>Daemon</c> holds process-wide figures: the event loop's live registrations
 /// (<c>loop_registrations</c>) and the ones it dropped for unhandled hang-ups (<c>loop_hangups_dropped</c>),
 /// guest-memory mappings held (<c>guest_mappings</c>), their limit (<c>guest_mappings_limit</c>) and the ones refused
-/// past it (<c>guest_mappings_refused</c>).</summary>
-public sealed record ShowResult(string RunDirectory, IReadOnlyList<NetworkInfo> Networks, IReadOnlyDictionary<string, long>? Daemon = null);
+/// past it (<c>guest_mappings_refused</c>). <c>Resources</c> holds the daemon-wide budgets and their counters
+/// (descriptor limit, connections, control clients; docs/control-api.md).</summary>
+public sealed record ShowResult(string RunDirectory, IReadOnlyList<NetworkInfo> Networks, IReadOnlyDictionary<string, long>? Daemon = null, IReadOnlyDictionary<string, long>? Resources = null);
 
 public sealed record NetworkInfo(
     string Name,

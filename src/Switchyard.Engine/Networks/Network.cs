@@ -6,6 +6,14 @@
 // connection becomes a port "NAME.N". Ports that close themselves (peer hung up, bad input) are
 // removed from the switch (and their FDB entries with them) by the switch's callback. Everything
 // here runs on the loop; the control plane reaches it through EpollLoop.InvokeAsync.
+//
+// Namespace ports (netns,name=/pid=) are watched: the tap's own socket holds a reference on the
+// namespace it was created in, so `ip netns del` alone never destroys it and the tap never reports an
+// error; the descriptors would stay held until `port del`. Once a second (with MAC ageing) the network
+// stats each namespace port's path (/run/netns/NAME, /proc/PID/ns/net) and compares the namespace's
+// inode with the one the port was created in; when it is gone or is another namespace, the port is
+// closed with a reason and an event, counted as namespace_ports_closed. Closing the tap then lets the
+// kernel free the namespace.
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Switchyard.Core.Loop;
@@ -35,7 +43,9 @@ public sealed partial class Network
 
     /// <summary>Drops of ports that have gone away, so a closed connection's reason stays visible.</summary>
     private readonly PortCounters closedPorts = new();
+    private readonly Dictionary<string, NamespaceWatch> namespaceWatches = new(StringComparer.Ordinal);
     private long portsClosedByPeer;
+    private long namespacePortsClosed;
 
     public Network(NetworkConfig config, IEventLoop loop, ILogger logger, EventHub? events = null)
     {
@@ -59,7 +69,31 @@ public sealed partial class Network
 
     public long PortsClosedByPeer => Volatile.Read(ref portsClosedByPeer);
 
+    /// <summary>Namespace ports closed because their namespace was deleted (or its process exited).</summary>
+    public long NamespacePortsClosed => Volatile.Read(ref namespacePortsClosed);
+
     public IEnumerable<Attachment> Attachments => attachments.Values;
+
+    /// <summary>What this network's listeners refused, summed (their own cap, the daemon's budget, accept
+    /// out of descriptors); on the loop. Listeners removed since are not counted.</summary>
+    public (long RefusedListenerFull, long RefusedByBudget, long AcceptOutOfDescriptors) ListenerCounters
+    {
+        get
+        {
+            (long full, long budget, long paused) = (0, 0, 0);
+            foreach (Attachment a in attachments.Values)
+            {
+                if (a is ListenerAttachment l)
+                {
+                    full += l.Listener.RefusedListenerFull;
+                    budget += l.Listener.RefusedByBudget;
+                    paused += l.Listener.AcceptOutOfDescriptors;
+                }
+            }
+
+            return (full, budget, paused);
+        }
+    }
 
     /// <summary>The network's NAT gateway, if it has one (an internal port on the default VLAN).</summary>
     public NatGateway? Gateway { get; private set; }
@@ -126,12 +160,16 @@ public sealed partial class Network
         return attachment;
     }
 
+    /// <summary>True when <paramref name="name"/> is this network's NAT gateway port (not removable by name).</summary>
+    public bool IsGatewayPort(string name) => Gateway is { } g && g.Name == name && !attachments.ContainsKey(name);
+
     /// <summary>Removes a named port: a configured attachment (with all its connections) or one
     /// connection of a listener. Returns false if there is no such port. On the loop.</summary>
     public bool RemovePort(string name)
     {
         if (attachments.Remove(name, out Attachment? attachment))
         {
+            namespaceWatches.Remove(name);
             attachment.Dispose();
             foreach (Port p in attachment.LivePorts(Switch))
             {
@@ -147,6 +185,7 @@ public sealed partial class Network
         {
             Switch.RemovePort(port);
             port.Stop();
+            ReleaseEndedConnections();
             Publish(EventTypes.PortRemoved, port, "removed");
             return true;
         }
@@ -198,7 +237,7 @@ public sealed partial class Network
             var streamPort = new StreamPort(accepted.PortName, loop, logger, accepted.Peer, persistent: false);
             AttachPort(streamPort, membership);
             streamPort.Connect(accepted.Socket);
-            return true;
+            return streamPort;
         });
         return new ListenerAttachment(port, listener);
     }
@@ -213,7 +252,7 @@ public sealed partial class Network
             var vhostPort = new VhostUserPort(accepted.PortName, loop, logger, accepted.Peer, options, persistent: false);
             AttachPort(vhostPort, membership);
             vhostPort.Connect(accepted.Socket);
-            return true;
+            return vhostPort;
         });
         return new ListenerAttachment(port, listener);
     }
@@ -262,6 +301,8 @@ public sealed partial class Network
     private SinglePortAttachment OpenNetnsTap(PortConfig port, NetnsSpec spec, VlanMembership membership)
     {
         using NetNamespace ns = spec.Name is { } name ? NetNamespace.OpenNamed(name) : NetNamespace.OpenOfProcess(spec.Pid!.Value);
+        string nsPath = spec.Name is { } n ? Path.Combine(NetNamespace.NamedDirectory, n) : $"/proc/{spec.Pid!.Value}/ns/net";
+        bool watchable = FileVersion.TryGet(nsPath, out FileVersion identity);
         TapPort tap = ns.Invoke(() =>
         {
             TapPort opened = TapPort.Open(port.Name, spec.IfName, loop, logger, vnetHeader: true, queueCount: 1);
@@ -278,15 +319,74 @@ public sealed partial class Network
         });
         AttachPort(tap, membership);
         tap.Start();
+        if (watchable)
+        {
+            namespaceWatches[port.Name] = new NamespaceWatch(nsPath, ns.Description, identity.Device, identity.Inode);
+        }
+
         return new SinglePortAttachment(port, tap);
+    }
+
+    // Closes every namespace port whose namespace is gone (see the theory of operation); on the loop.
+    private void CheckNamespaces()
+    {
+        if (namespaceWatches.Count == 0)
+        {
+            return;
+        }
+
+        List<(string Port, NamespaceWatch Watch)>? gone = null;
+        foreach ((string portName, NamespaceWatch watch) in namespaceWatches)
+        {
+            if (!FileVersion.TryGet(watch.Path, out FileVersion now) || now.Device != watch.Device || now.Inode != watch.Inode)
+            {
+                (gone ??= []).Add((portName, watch));
+            }
+        }
+
+        foreach ((string portName, NamespaceWatch watch) in gone ?? [])
+        {
+            namespaceWatches.Remove(portName);
+            if (!attachments.Remove(portName, out Attachment? attachment))
+            {
+                continue;
+            }
+
+            attachment.Dispose();
+            string reason = $"{watch.Description} is gone (deleted, or its process exited)";
+            foreach (Port p in attachment.LivePorts(Switch))
+            {
+                closedPorts.AddDrops(p.Counters);
+                Switch.RemovePort(p);
+                p.Stop();
+                LogPortRemoved(Name, p.Name, reason);
+                Publish(EventTypes.PortRemoved, p, reason);
+            }
+
+            namespacePortsClosed++;
+        }
     }
 
     private void OnPortClosed(Port port, string reason)
     {
+        ReleaseEndedConnections();
         portsClosedByPeer++;
         closedPorts.AddDrops(port.Counters);
         LogPortRemoved(Name, port.Name, reason);
         Publish(EventTypes.PortRemoved, port, reason);
+    }
+
+    // A listener's connection that ended gives its place in the listener's and the daemon's caps back now,
+    // not at the listener's next accept.
+    private void ReleaseEndedConnections()
+    {
+        foreach (Attachment a in attachments.Values)
+        {
+            if (a is ListenerAttachment l)
+            {
+                l.Listener.ReleaseEnded();
+            }
+        }
     }
 
     /// <summary>Sets a live port's administrative link state (a port name as in `show`); on the loop.
@@ -355,8 +455,12 @@ public sealed partial class Network
     private void AgeOut()
     {
         Switch.AgeOut();
+        CheckNamespaces();
         ageingTimer.Arm(TimeSpan.FromSeconds(1));
     }
+
+    /// <summary>Where a namespace port's namespace is named, and which namespace (nsfs device and inode) it was.</summary>
+    private readonly record struct NamespaceWatch(string Path, string Description, ulong Device, ulong Inode);
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "network {Network}: port {Port} removed: {Reason}")]
     private partial void LogPortRemoved(string network, string port, string reason);

@@ -226,6 +226,15 @@ public sealed class LoopHostNetwork : IHostNetwork
 
     private bool Register(HostSocket socket, IoEvents interest, out int errno)
     {
+        // Every host socket passes here: one a guest makes us open may not reach into the descriptors kept
+        // for connections and the runtime (DescriptorBudget; a full table aborts the process).
+        if (!DescriptorBudget.Shared.AdmitsHostSocket(socket.Fd))
+        {
+            socket.Dispose();
+            errno = HostIo.EMFILE;
+            return false;
+        }
+
         try
         {
             socket.Registration = loop.Register(socket.Fd, socket, interest);
