@@ -122,6 +122,10 @@ public readonly ref struct GuestPacket
 
     public ulong SourceMac { get; }
 
+    /// <summary>Port.Id of the switch port the frame came in on (EgressFrame.IngressPort): the key of the
+    /// per-guest budgets (flows, leases, relay bytes), which a guest cannot forge as it can its addresses.</summary>
+    public int IngressPort { get; init; }
+
     public IpAddr Source { get; }
 
     public IpAddr Destination { get; }

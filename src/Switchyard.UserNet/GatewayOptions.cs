@@ -109,7 +109,8 @@ public sealed record GatewayOptions
     /// <summary>Most NAT flows (TCP, UDP, ICMP together) the gateway keeps; new ones beyond are refused and counted.</summary>
     public int MaxFlows { get; init; } = 16384;
 
-    /// <summary>Most NAT flows one guest (source MAC) may hold, so one guest's SYN flood cannot starve another.</summary>
+    /// <summary>Most NAT flows one guest may hold, so one guest's SYN flood cannot starve another. Counted per
+    /// switch port (the attachment the frames came in on), not per source MAC, which a guest can forge.</summary>
     public int MaxFlowsPerGuest { get; init; } = 4096;
 
     /// <summary>Idle time after which a UDP flow's host socket is closed.</summary>

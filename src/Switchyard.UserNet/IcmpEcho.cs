@@ -98,7 +98,7 @@ public sealed partial class IcmpEcho : IHostSocketOwner
         var key = new EchoKey(packet.Source, identifier, packet.Destination);
         if (!flows.TryGetValue(key, out EchoFlow? flow))
         {
-            flow = Open(key, packet.SourceMac, hostDestination, v6);
+            flow = Open(key, packet.SourceMac, packet.IngressPort, hostDestination, v6);
             if (flow is null)
             {
                 return;
@@ -188,16 +188,16 @@ public sealed partial class IcmpEcho : IHostSocketOwner
         foreach (EchoFlow flow in flows.Values)
         {
             flow.Socket.Dispose();
-            limiter.Release(flow.GuestMac);
+            limiter.Release(flow.AdmittedPort);
         }
 
         flows.Clear();
         flowBySocket.Clear();
     }
 
-    private EchoFlow? Open(EchoKey key, ulong guestMac, IpAddr hostDestination, bool v6)
+    private EchoFlow? Open(EchoKey key, ulong guestMac, int ingressPort, IpAddr hostDestination, bool v6)
     {
-        if (!limiter.TryAdmit(guestMac))
+        if (!limiter.TryAdmit(ingressPort))
         {
             return null;
         }
@@ -205,7 +205,7 @@ public sealed partial class IcmpEcho : IHostSocketOwner
         IHostDatagramSocket? socket = context.Host.OpenPing(v6, this, out int errno);
         if (socket is null)
         {
-            limiter.Release(guestMac);
+            limiter.Release(ingressPort);
             if (errno == HostIo.EACCES)
             {
                 lastRefusal = context.Clock.GetTimestamp();
@@ -221,7 +221,7 @@ public sealed partial class IcmpEcho : IHostSocketOwner
         }
 
         long now = context.Clock.GetTimestamp();
-        var flow = new EchoFlow(key, guestMac, hostDestination, socket, now);
+        var flow = new EchoFlow(key, guestMac, ingressPort, hostDestination, socket, now);
         flows.Add(key, flow);
         flowBySocket.Add(socket, flow);
         context.Counters.Count(GatewayEvent.PingFlowsOpened);
@@ -253,7 +253,7 @@ public sealed partial class IcmpEcho : IHostSocketOwner
                 flows.Remove(flow.Key);
                 flowBySocket.Remove(flow.Socket);
                 flow.Socket.Dispose();
-                limiter.Release(flow.GuestMac);
+                limiter.Release(flow.AdmittedPort);
             }
             else
             {
@@ -277,11 +277,14 @@ public sealed partial class IcmpEcho : IHostSocketOwner
 
     private readonly record struct EchoKey(IpAddr Guest, ushort Identifier, IpAddr Remote);
 
-    private sealed class EchoFlow(EchoKey key, ulong guestMac, IpAddr hostDestination, IHostDatagramSocket socket, long now)
+    private sealed class EchoFlow(EchoKey key, ulong guestMac, int admittedPort, IpAddr hostDestination, IHostDatagramSocket socket, long now)
     {
         public EchoKey Key { get; } = key;
 
         public ulong GuestMac { get; } = guestMac;
+
+        /// <summary>The switch port the flow was admitted under (FlowLimiter key).</summary>
+        public int AdmittedPort { get; } = admittedPort;
 
         /// <summary>Where the requests go on the host (127.0.0.1 for the gateway address).</summary>
         public IpAddr HostDestination { get; } = hostDestination;

@@ -134,7 +134,7 @@ public sealed class TcpNat : IHostSocketOwner
                 return;
         }
 
-        if (!limiter.TryAdmit(packet.SourceMac))
+        if (!limiter.TryAdmit(packet.IngressPort))
         {
             // Counted by the limiter. Refuse at once rather than let the guest wait out its SYN timeouts.
             ResetFor(in packet, tcp);
@@ -144,14 +144,14 @@ public sealed class TcpNat : IHostSocketOwner
         IHostTcpSocket? socket = context.Host.ConnectTcp(hostAddress, port, this, out _);
         if (socket is null)
         {
-            limiter.Release(packet.SourceMac);
+            limiter.Release(packet.IngressPort);
             counters.Drop(GatewayDrop.TcpConnectFailed);
             ResetFor(in packet, tcp);
             return;
         }
 
         TcpOptions.TryParse(tcp, out TcpOptions options);
-        var flow = new TcpFlow(this, context, key, packet.SourceMac, packet.SourceMac, inbound: false, NextIsn());
+        var flow = new TcpFlow(this, context, key, packet.SourceMac, packet.IngressPort, inbound: false, NextIsn());
         flows.Add(key, flow);
         bySocket.Add(socket, flow);
         counters.Count(GatewayEvent.TcpFlowsOpened);
@@ -242,13 +242,13 @@ public sealed class TcpNat : IHostSocketOwner
         IpAddr source = context.Plan.GuestSourceFor(client.RemoteAddress, guest);
         var key = new TcpFlowKey(guest, rule.GuestPort, source, client.RemotePort);
         context.Neighbours.TryResolve(guest, out ulong mac);
-        if (flows.ContainsKey(key) || !limiter.TryAdmit(mac))
+        if (flows.ContainsKey(key) || !limiter.TryAdmit(FlowLimiter.ForwardsPort))
         {
             client.Abort();
             return;
         }
 
-        var flow = new TcpFlow(this, context, key, 0, mac, inbound: true, NextIsn());
+        var flow = new TcpFlow(this, context, key, 0, FlowLimiter.ForwardsPort, inbound: true, NextIsn());
         flows.Add(key, flow);
         bySocket.Add(client, flow);
         context.Counters.Count(GatewayEvent.TcpForwardsAccepted);
@@ -305,7 +305,7 @@ public sealed class TcpNat : IHostSocketOwner
         if (flows.TryGetValue(flow.Key, out TcpFlow? current) && ReferenceEquals(current, flow))
         {
             flows.Remove(flow.Key);
-            limiter.Release(flow.AdmittedMac);
+            limiter.Release(flow.AdmittedPort);
         }
     }
 

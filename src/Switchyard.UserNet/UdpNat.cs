@@ -114,7 +114,7 @@ public sealed class UdpNat : IHostSocketOwner
 
         if (!flows.TryGetValue(key, out UdpFlow? flow))
         {
-            flow = Open(key, packet.SourceMac, hostDestination);
+            flow = Open(key, packet.SourceMac, packet.IngressPort, hostDestination);
             if (flow is null)
             {
                 return;
@@ -209,7 +209,7 @@ public sealed class UdpNat : IHostSocketOwner
         foreach (UdpFlow flow in flows.Values)
         {
             flow.Socket.Dispose();
-            limiter.Release(flow.GuestMac);
+            limiter.Release(flow.AdmittedPort);
         }
 
         flows.Clear();
@@ -238,9 +238,9 @@ public sealed class UdpNat : IHostSocketOwner
         return InternetChecksum.Compute(datagram, pseudo) == 0;
     }
 
-    private UdpFlow? Open(UdpFlowKey key, ulong guestMac, IpAddr hostDestination)
+    private UdpFlow? Open(UdpFlowKey key, ulong guestMac, int ingressPort, IpAddr hostDestination)
     {
-        if (!limiter.TryAdmit(guestMac))
+        if (!limiter.TryAdmit(ingressPort))
         {
             return null;
         }
@@ -248,13 +248,13 @@ public sealed class UdpNat : IHostSocketOwner
         IHostDatagramSocket? socket = context.Host.OpenUdp(hostDestination, key.RemotePort, this, out _);
         if (socket is null)
         {
-            limiter.Release(guestMac);
+            limiter.Release(ingressPort);
             context.Counters.Drop(GatewayDrop.UdpSendFailed);
             return null;
         }
 
         long now = context.Clock.GetTimestamp();
-        var flow = new UdpFlow(key, guestMac, socket, now);
+        var flow = new UdpFlow(key, guestMac, ingressPort, socket, now);
         flows.Add(key, flow);
         flowBySocket.Add(socket, flow);
         context.Counters.Count(GatewayEvent.UdpFlowsOpened);
@@ -396,7 +396,7 @@ public sealed class UdpNat : IHostSocketOwner
                 flows.Remove(flow.Key);
                 flowBySocket.Remove(flow.Socket);
                 flow.Socket.Dispose();
-                limiter.Release(flow.GuestMac);
+                limiter.Release(flow.AdmittedPort);
                 context.Counters.Count(GatewayEvent.UdpFlowsExpired);
             }
             else

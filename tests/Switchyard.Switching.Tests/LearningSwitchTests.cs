@@ -23,6 +23,38 @@ public sealed class LearningSwitchTests : SwitchTestBase
     }
 
     [Fact]
+    public void IngressPort_EveryEgressFrame_CarriesTheIdOfThePortItCameIn()
+    {
+        LearningSwitch sw = NewSwitch();
+        TestPort p1 = AddPort(sw, "p1");
+        TestPort p2 = AddPort(sw, "p2");
+        TestPort p3 = AddPort(sw, "p3");
+        Assert.NotEqual(p1.Id, p2.Id);
+        Assert.True(p1.Id > 0);
+
+        p1.Inject(Untagged(Broadcast, MacA));
+        p2.Inject(Untagged(MacA, MacB));
+        p3.Inject(Untagged(MacB, MacC));
+
+        Assert.Equal(p1.Id, p2.Sent[0].IngressPort);
+        Assert.Equal(p1.Id, p3.Sent[0].IngressPort);
+        Assert.Equal(p2.Id, p1.Last.IngressPort);
+        Assert.Equal(p3.Id, p2.Last.IngressPort);
+    }
+
+    [Fact]
+    public void IngressPort_PortRemovedAndAnotherAdded_IdNotReused()
+    {
+        LearningSwitch sw = NewSwitch();
+        TestPort p1 = AddPort(sw, "p1");
+        int first = p1.Id;
+        sw.RemovePort(p1);
+        TestPort p2 = AddPort(sw, "p2");
+
+        Assert.NotEqual(first, p2.Id);
+    }
+
+    [Fact]
     public void Forwarding_UnknownUnicast_FloodsToEveryOtherPort()
     {
         LearningSwitch sw = NewSwitch();

@@ -139,14 +139,14 @@ internal sealed class TcpFlow
         Linger,
     }
 
-    public TcpFlow(TcpNat nat, GatewayContext context, in TcpFlowKey key, ulong guestMac, ulong admittedMac, bool inbound, uint iss)
+    public TcpFlow(TcpNat nat, GatewayContext context, in TcpFlowKey key, ulong guestMac, int admittedPort, bool inbound, uint iss)
     {
         this.nat = nat;
         this.context = context;
         counters = context.Counters;
         Key = key;
         GuestMac = guestMac;
-        AdmittedMac = admittedMac;
+        AdmittedPort = admittedPort;
         Inbound = inbound;
         v6 = !key.Guest.IsV4;
         this.iss = iss;
@@ -168,8 +168,8 @@ internal sealed class TcpFlow
 
     public ulong GuestMac { get; private set; }
 
-    /// <summary>The MAC the flow was admitted under (FlowLimiter key).</summary>
-    public ulong AdmittedMac { get; }
+    /// <summary>The switch port the flow was admitted under (FlowLimiter key; ForwardsPort for forwards).</summary>
+    public int AdmittedPort { get; }
 
     public bool Inbound { get; }
 
