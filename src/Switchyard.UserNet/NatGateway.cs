@@ -334,11 +334,12 @@ public sealed class NatGateway : Port, IGuestLink
     private void Deliver(in GuestPacket packet, bool group, ushort echoRequestType, byte icmpProtocol)
     {
         bool echoRequest = packet.Protocol == icmpProtocol && packet.L4.Length >= 8 && packet.L4[0] == echoRequestType;
-        if (echoRequest && !group && IsHostLoopbackAddress(packet.Destination) && !Echo.RecentlyRefused)
+        if (echoRequest && !group && IsHostLoopbackAddress(packet.Destination) && !Echo.RecentlyRefused
+            && Echo.OnEchoRequest(in packet) != EchoOutcome.NotPermitted)
         {
             // The gateway address stands for the host's loopback, for ping too (so a ping of 10.0.2.2
-            // measures the host). Without ping sockets the link services answer it themselves.
-            Echo.OnEchoRequest(in packet);
+            // measures the host). Without ping sockets (refused now, or within the last minute) the link
+            // services below answer it themselves, this request included.
             return;
         }
 
