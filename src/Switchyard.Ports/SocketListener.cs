@@ -8,6 +8,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Switchyard.Core.Host;
 using Switchyard.Core.Loop;
 
 namespace Switchyard.Ports;
@@ -21,6 +22,9 @@ public sealed partial class SocketListener : IIoHandler, IDisposable
     private readonly string? unixPath;
     private Socket? socket;
     private IoRegistration? registration;
+
+    /// <summary>The inet address and port, registered so the NAT gateway never carries a guest here.</summary>
+    private IDisposable? own;
     private int nextConnection;
 
     private SocketListener(string name, ILogger logger, Socket socket, string? unixPath, Func<AcceptedConnection, bool> onAccepted)
@@ -80,6 +84,7 @@ public sealed partial class SocketListener : IIoHandler, IDisposable
         }
 
         var listener = new SocketListener(name, logger, s, path, onAccepted);
+        listener.own = OwnEndpoints.Process.Register(OwnProtocol.Tcp, s.LocalEndPoint);
         listener.registration = loop.Register((int)s.Handle, listener, IoEvents.Readable);
         return listener;
     }
@@ -120,6 +125,8 @@ public sealed partial class SocketListener : IIoHandler, IDisposable
     {
         registration?.Dispose();
         registration = null;
+        own?.Dispose();
+        own = null;
         socket?.Dispose();
         socket = null;
         if (unixPath is not null)

@@ -44,6 +44,7 @@ public enum GatewayDrop
     TcpBufferFull,
     TcpConnectFailed,
     TcpHostError,
+    TcpToOwnListener,
 
     // UDP NAT, DNS, ICMP echo
     UdpMalformed,
@@ -57,6 +58,7 @@ public enum GatewayDrop
     UdpReplyTooBig,
     DnsPendingFull,
     PingReplyInvalid,
+    UdpToOwnListener,
 
     // Flow table (shared)
     FlowTableFull,

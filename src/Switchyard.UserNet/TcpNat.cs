@@ -16,6 +16,7 @@
 // connection count. Everything runs on the gateway's loop; nothing here allocates per packet.
 using System.Buffers.Binary;
 using Switchyard.Core.Frames;
+using Switchyard.Core.Host;
 using Switchyard.Core.Loop;
 using Switchyard.Protocols;
 using Switchyard.UserNet.Tcp;
@@ -132,6 +133,15 @@ public sealed class TcpNat : IHostSocketOwner
                 counters.Drop(context.Options.Restrict ? GatewayDrop.Restricted : GatewayDrop.NotCarried);
                 ResetFor(in packet, tcp);
                 return;
+        }
+
+        if (context.IsOwnEndpoint(OwnProtocol.Tcp, hostAddress, port))
+        {
+            // The daemon's own listeners (HTTP API, stream/socket listeners, forwards) are not the guests'
+            // to reach: through 10.0.2.2 they would arrive from loopback, with the host's authority.
+            counters.Drop(GatewayDrop.TcpToOwnListener);
+            ResetFor(in packet, tcp);
+            return;
         }
 
         if (!limiter.TryAdmit(packet.IngressPort))

@@ -18,6 +18,7 @@
 // One sweep timer, armed for the earliest idle deadline, closes flows idle for Options.UdpIdleTimeout
 // and gives their limiter slots back. Trusts: nothing from guests or host peers. Owns: the flow and
 // forward sockets, the DnsForwarder. Everything runs on the gateway's loop.
+using Switchyard.Core.Host;
 using Switchyard.Core.Loop;
 using Switchyard.Protocols;
 using Switchyard.UserNet.Udp;
@@ -114,6 +115,14 @@ public sealed class UdpNat : IHostSocketOwner
 
         if (!flows.TryGetValue(key, out UdpFlow? flow))
         {
+            if (context.IsOwnEndpoint(OwnProtocol.Udp, hostDestination, key.RemotePort))
+            {
+                // A dgram port's or a UDP forward's socket: a guest must not inject into it from loopback.
+                counters.Drop(GatewayDrop.UdpToOwnListener);
+                context.SendPortUnreachable(in packet);
+                return;
+            }
+
             flow = Open(key, packet.SourceMac, packet.IngressPort, hostDestination);
             if (flow is null)
             {
