@@ -101,11 +101,17 @@ public sealed partial class LearningSwitch : IFrameSink
                 nameof(options), options.MaxMacs, $"switch {name}: MaxMacs must be zero (no learning) or more");
         }
 
+        if (options.MaxMacsPerPort < 0)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(options), options.MaxMacsPerPort, $"switch {name}: MaxMacsPerPort must be zero (no learning) or more");
+        }
+
         Name = name;
         Options = options;
         this.clock = clock;
         this.onPortClosed = onPortClosed;
-        fdb = new ForwardingDatabase(ToTimestampUnits(options.MacAgeing, clock.TimestampFrequency), options.MaxMacs, Counters);
+        fdb = new ForwardingDatabase(ToTimestampUnits(options.MacAgeing, clock.TimestampFrequency), options.MaxMacs, options.MaxMacsPerPort, Counters);
     }
 
     public string Name { get; }
