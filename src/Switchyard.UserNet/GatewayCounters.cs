@@ -35,6 +35,7 @@ public enum GatewayDrop
     DhcpMessageUnsupported,
     Dhcpv6MessageUnsupported,
     NeighbourTableFull,
+    DhcpPortLeaseLimit,
 
     // TCP NAT
     TcpMalformed,

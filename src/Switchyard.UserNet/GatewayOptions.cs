@@ -113,6 +113,10 @@ public sealed record GatewayOptions
     /// switch port (the attachment the frames came in on), not per source MAC, which a guest can forge.</summary>
     public int MaxFlowsPerGuest { get; init; } = 4096;
 
+    /// <summary>Most DHCP bindings (leases and outstanding offers) the guests on one switch port may hold, so
+    /// one namespace cycling MACs cannot empty the pool; 32 leaves most of a /24 pool for other ports.</summary>
+    public int MaxLeasesPerPort { get; init; } = 32;
+
     /// <summary>Idle time after which a UDP flow's host socket is closed.</summary>
     public TimeSpan UdpIdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
@@ -126,7 +130,8 @@ public sealed record GatewayOptions
         && Mtu == other.Mtu && Restrict == other.Restrict && HostLoopback == other.HostLoopback
         && DnsUpstreams.SequenceEqual(other.DnsUpstreams) && Forwards.SequenceEqual(other.Forwards)
         && LeaseTime == other.LeaseTime && MaxFlows == other.MaxFlows && MaxFlowsPerGuest == other.MaxFlowsPerGuest
-        && UdpIdleTimeout == other.UdpIdleTimeout && TcpBufferBytes == other.TcpBufferBytes;
+        && UdpIdleTimeout == other.UdpIdleTimeout && TcpBufferBytes == other.TcpBufferBytes
+        && MaxLeasesPerPort == other.MaxLeasesPerPort;
 
     public override int GetHashCode() => HashCode.Combine(Network, Host, Dns, DhcpStart, Network6, Mtu, Restrict, Forwards.Length);
 }

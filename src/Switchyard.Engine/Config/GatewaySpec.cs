@@ -33,6 +33,9 @@ public static class GatewaySpec
     /// <summary>Options that take a list (repeat the option in text, a YAML list in a mapping).</summary>
     internal static readonly string[] ListKeys = ["dnssearch", "dns-upstream", "hostfwd"];
 
+    /// <summary>The DHCP server's binding table size: the largest useful max-leases-per-port.</summary>
+    private const int DhcpMaxBindings = 4096;
+
     /// <summary>Every option a gateway takes, in canonical order.</summary>
     internal static readonly string[] Keys =
     [
@@ -40,6 +43,7 @@ public static class GatewaySpec
         "ipv6", "ipv6-net", "ipv6-prefix", "ipv6-prefixlen", "ipv6-host", "ipv6-dns",
         "hostname", "domainname", "dnssearch", "mtu", "restrict", "host-loopback",
         "dns-upstream", "hostfwd", "lease-time", "max-flows", "max-flows-per-guest",
+        "max-leases-per-port",
     ];
 
     private static readonly string[] Ipv6Keys = ["ipv6-net", "ipv6-prefix", "ipv6-prefixlen", "ipv6-host", "ipv6-dns"];
@@ -166,6 +170,7 @@ public static class GatewaySpec
         Add("lease-time", ((long)options.LeaseTime.TotalSeconds).ToString(CultureInfo.InvariantCulture));
         Add("max-flows", options.MaxFlows.ToString(CultureInfo.InvariantCulture));
         Add("max-flows-per-guest", options.MaxFlowsPerGuest.ToString(CultureInfo.InvariantCulture));
+        Add("max-leases-per-port", options.MaxLeasesPerPort.ToString(CultureInfo.InvariantCulture));
         return sb.ToString();
     }
 
@@ -296,6 +301,7 @@ public static class GatewaySpec
         bool? hostLoopback = ReadBool(single, "host-loopback", lenientBooleans, Error);
         int? maxFlows = ReadInt(single, "max-flows", $"a whole number from 1 to {Defaults.MaxGatewayFlowsLimit}", Error);
         int? maxPerGuest = ReadInt(single, "max-flows-per-guest", "a whole number, 1 or more, at most max-flows", Error);
+        int? maxLeasesPerPort = ReadInt(single, "max-leases-per-port", $"a whole number from 1 to {DhcpMaxBindings}", Error);
         TimeSpan? leaseTime = null;
         if (single.TryGetValue("lease-time", out string? leaseText))
         {
@@ -401,6 +407,7 @@ public static class GatewaySpec
             LeaseTime = leaseTime ?? d.LeaseTime,
             MaxFlows = maxFlows ?? d.MaxFlows,
             MaxFlowsPerGuest = maxPerGuest ?? d.MaxFlowsPerGuest,
+            MaxLeasesPerPort = maxLeasesPerPort ?? d.MaxLeasesPerPort,
         };
 
         // Rules between options; a message about an option that already failed to parse would only repeat it.
@@ -526,6 +533,11 @@ public static class GatewaySpec
         else if (o.MaxFlowsPerGuest < 1 || o.MaxFlowsPerGuest > o.MaxFlows)
         {
             report(["max-flows-per-guest", "max-flows"], $"max-flows-per-guest {o.MaxFlowsPerGuest} is out of range (1 to max-flows, {o.MaxFlows}; default {GatewayOptions.Default.MaxFlowsPerGuest})");
+        }
+
+        if (o.MaxLeasesPerPort is < 1 or > DhcpMaxBindings)
+        {
+            report(["max-leases-per-port"], $"max-leases-per-port {o.MaxLeasesPerPort} is out of range (1 to {DhcpMaxBindings}; default {GatewayOptions.Default.MaxLeasesPerPort})");
         }
 
         // Names handed to guests.
