@@ -46,6 +46,8 @@ public enum GatewayDrop
     TcpConnectFailed,
     TcpHostError,
     TcpToOwnListener,
+    TcpRelayPortBudget,
+    TcpRelayGlobalBudget,
 
     // UDP NAT, DNS, ICMP echo
     UdpMalformed,

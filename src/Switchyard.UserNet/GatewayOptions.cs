@@ -123,6 +123,14 @@ public sealed record GatewayOptions
     /// <summary>Bytes a TCP flow may buffer in each direction before it pushes back.</summary>
     public int TcpBufferBytes { get; init; } = 1 << 20;
 
+    /// <summary>relay-buffer=: most bytes all TCP flows together may buffer; beyond it flows advertise a
+    /// smaller window and stop reading their host sockets instead of buffering more.</summary>
+    public long RelayBufferBytes { get; init; } = 256L << 20;
+
+    /// <summary>relay-buffer-per-port=: most bytes the TCP flows of one switch port may buffer, so one
+    /// guest's stalled flows cannot take the relay memory (or the speed) of the others.</summary>
+    public long RelayBufferBytesPerPort { get; init; } = 32L << 20;
+
     public bool Equals(GatewayOptions? other) =>
         other is not null && Network == other.Network && Host == other.Host && Dns == other.Dns && DhcpStart == other.DhcpStart
         && Network6 == other.Network6 && Host6 == other.Host6 && Dns6 == other.Dns6 && Ipv6 == other.Ipv6 && Mac == other.Mac
@@ -131,7 +139,8 @@ public sealed record GatewayOptions
         && DnsUpstreams.SequenceEqual(other.DnsUpstreams) && Forwards.SequenceEqual(other.Forwards)
         && LeaseTime == other.LeaseTime && MaxFlows == other.MaxFlows && MaxFlowsPerGuest == other.MaxFlowsPerGuest
         && UdpIdleTimeout == other.UdpIdleTimeout && TcpBufferBytes == other.TcpBufferBytes
-        && MaxLeasesPerPort == other.MaxLeasesPerPort;
+        && MaxLeasesPerPort == other.MaxLeasesPerPort
+        && RelayBufferBytes == other.RelayBufferBytes && RelayBufferBytesPerPort == other.RelayBufferBytesPerPort;
 
     public override int GetHashCode() => HashCode.Combine(Network, Host, Dns, DhcpStart, Network6, Mtu, Restrict, Forwards.Length);
 }

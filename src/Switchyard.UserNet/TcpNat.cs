@@ -38,7 +38,14 @@ public sealed class TcpNat : IHostSocketOwner
         ArgumentNullException.ThrowIfNull(context);
         this.context = context;
         this.limiter = limiter;
+        Pool = new ChunkPool(globalLimit: context.Options.RelayBufferBytes, portLimit: context.Options.RelayBufferBytesPerPort, counters: context.Counters);
+        Pool.Freed = OnChunkFreed;
     }
+
+    /// <summary>Flows that found the relay budget exhausted and wait for chunks to come back.</summary>
+    private List<TcpFlow> budgetWaiters = [];
+    private List<TcpFlow> budgetWaking = [];
+    private bool chunkFreed;
 
     /// <summary>Initial sequence numbers come from here (STYLE.md habit 13: tests seed it).</summary>
     private readonly List<TcpFlow> ackQueue = [];
@@ -49,7 +56,7 @@ public sealed class TcpNat : IHostSocketOwner
     /// end of the loop iteration, so a batch of guest segments is acknowledged once.</summary>
     internal bool DeferAcks { get; set; }
 
-    internal ChunkPool Pool { get; } = new();
+    internal ChunkPool Pool { get; }
 
     internal int FlowCount => flows.Count;
 
@@ -297,9 +304,49 @@ public sealed class TcpNat : IHostSocketOwner
         }
     }
 
+    /// <summary>Remembers that <paramref name="flow"/> is held back by the relay budget, to be woken at the
+    /// end of an iteration in which chunks came back.</summary>
+    internal void WaitForBudget(TcpFlow flow)
+    {
+        if (!flow.BudgetWaiting)
+        {
+            flow.BudgetWaiting = true;
+            budgetWaiters.Add(flow);
+        }
+    }
+
+    private void OnChunkFreed()
+    {
+        if (!chunkFreed && budgetWaiters.Count > 0)
+        {
+            chunkFreed = true;
+            context.RequestFlush?.Invoke();
+        }
+    }
+
+    /// <summary>Lets the flows waiting for budget try again (they wait again if there is still none).</summary>
+    private void WakeBudgetWaiters()
+    {
+        chunkFreed = false;
+        (budgetWaking, budgetWaiters) = (budgetWaiters, budgetWaking);
+        for (int i = 0; i < budgetWaking.Count; i++)
+        {
+            TcpFlow flow = budgetWaking[i];
+            flow.BudgetWaiting = false;
+            flow.OnBudgetAvailable();
+        }
+
+        budgetWaking.Clear();
+    }
+
     /// <summary>Sends every ACK owed since the last call. On the loop, at the end of an iteration.</summary>
     public void FlushAcks()
     {
+        if (chunkFreed)
+        {
+            WakeBudgetWaiters();
+        }
+
         for (int i = 0; i < ackQueue.Count; i++)
         {
             ackQueue[i].SendDeferredAck();

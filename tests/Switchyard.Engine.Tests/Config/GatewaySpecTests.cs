@@ -409,6 +409,16 @@ public sealed class GatewaySpecTests
     }
 
     [Fact]
+    public void RelayBuffer_GivenParsed_PerPortAboveGlobalRejected()
+    {
+        Assert.True(GatewaySpec.TryParse("relay-buffer=1048576,relay-buffer-per-port=131072", out GatewayOptions? o, out _));
+        Assert.Equal(1048576, o!.RelayBufferBytes);
+        Assert.Equal(131072, o.RelayBufferBytesPerPort);
+        Assert.Contains("relay-buffer-per-port 2097152 is out of range", Assert.Single(Errors("relay-buffer=1048576,relay-buffer-per-port=2097152")), StringComparison.Ordinal);
+        Assert.Contains("relay-buffer 100 is out of range", Assert.Single(Errors("relay-buffer=100")), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void MaxLeasesPerPort_GivenOrDefaulted_ZeroRejected()
     {
         Assert.True(GatewaySpec.TryParse("max-leases-per-port=5", out GatewayOptions? o, out _));
