@@ -82,6 +82,61 @@ public sealed class GatewayIsolationTests(ITestOutputHelper output)
         await pair.AssertHealthyAsync(TimeSpan.FromSeconds(1));
     }
 
+    [Fact]
+    public async Task Fdb_OnePeerSendsFromThousandsOfMacs_HeldToPortLimitAndCounted_PairKeepsEchoing()
+    {
+        await using SwitchyardProcess sy = await SwitchyardProcess.StartAsync(log: output.WriteLine);
+        await using HealthyStreamPair pair = await HealthyStreamPair.StartAsync(sy.StreamSocket);
+        using RawGuest attacker = await RawGuest.ConnectAsync(sy.StreamSocket);
+        pair.ResetGap();
+
+        for (int i = 0; i < 5000; i++)
+        {
+            await attacker.SendRawAsync(ulong.MaxValue >> 16, 0x02DD_0000_0000UL + (ulong)i, 0x88B5);
+        }
+
+        JsonElement show = await sy.WaitForShowAsync(
+            s => s.GetProperty("networks")[0].GetProperty("counters").GetProperty("fdb_port_limit").GetInt64() >= 5000 - 1024,
+            TimeSpan.FromSeconds(10), "fdb_port_limit to count the MACs past the port's limit");
+        JsonElement counters = show.GetProperty("networks")[0].GetProperty("counters");
+        output.WriteLine(counters.ToString());
+        Assert.False(sy.HasExited);
+        Assert.True(counters.GetProperty("fdb_entries").GetInt64() <= 1024 + 8, counters.ToString());
+        Assert.Equal(0, counters.GetProperty("fdb_full").GetInt64());
+        await pair.AssertHealthyAsync(TimeSpan.FromSeconds(1));
+    }
+
+    [Fact]
+    public async Task Dhcp_OnePortCyclesMacs_HeldToPortLeaseLimitAndCounted_HonestGuestGetsAnOffer()
+    {
+        await using SwitchyardProcess sy = await SwitchyardProcess.StartAsync(log: output.WriteLine);
+        await using HealthyStreamPair pair = await HealthyStreamPair.StartAsync(sy.StreamSocket);
+        using RawGuest attacker = await RawGuest.ConnectAsync(sy.StreamSocket);
+        pair.ResetGap();
+
+        for (int i = 0; i < 239; i++)
+        {
+            await attacker.SendDiscoverAsync(0x02EE_0000_0000UL + (ulong)i, (uint)i);
+        }
+
+        using RawGuest honest = await RawGuest.ConnectAsync(sy.StreamSocket);
+        const ulong HonestMac = 0x02EF_0000_0001UL;
+        await honest.SendDiscoverAsync(HonestMac, 0x7777);
+        byte[] offer = await honest.WaitForAsync(
+            f => f.Length > 42 + 240 && BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(36)) == DhcpMessage.ClientPort
+                && f[42] == DhcpMessage.OpReply && BinaryPrimitives.ReadUInt32BigEndian(f.AsSpan(42 + 4)) == 0x7777,
+            TimeSpan.FromSeconds(10));
+
+        JsonElement show = await sy.ShowAsync();
+        JsonElement drops = show.GetProperty("networks")[0].GetProperty("gateway").GetProperty("drops");
+        output.WriteLine(drops.ToString());
+        Assert.False(sy.HasExited);
+        Assert.NotEqual(0u, BinaryPrimitives.ReadUInt32BigEndian(offer.AsSpan(42 + 16)));
+        Assert.Equal(239 - 32, drops.GetProperty("dhcp_port_lease_limit").GetInt64());
+        Assert.False(drops.TryGetProperty("dhcp_pool_exhausted", out _), drops.ToString());
+        await pair.AssertHealthyAsync(TimeSpan.FromSeconds(1));
+    }
+
     /// <summary>A stream peer that builds its own frames (QEMU stream framing: 4-byte length, then the frame).</summary>
     private sealed class RawGuest : IDisposable
     {
@@ -117,6 +172,18 @@ public sealed class GatewayIsolationTests(ITestOutputHelper output)
         public async Task<byte> ConnectAsync(ulong mac, IpAddr source, ushort sourcePort, IpAddr destination, ushort destinationPort, TimeSpan timeout)
         {
             await SendSynAsync(mac, source, sourcePort, destination, destinationPort);
+            byte[] answer = await WaitForAsync(
+                frame => frame.Length >= PacketWriter.L4Offset(false) + TcpHeader.MinLength
+                    && BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(12)) == 0x0800
+                    && frame[23] == InternetChecksum.ProtocolTcp
+                    && BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(PacketWriter.L4Offset(false) + 2)) == sourcePort,
+                timeout);
+            return answer[PacketWriter.L4Offset(false) + 13];
+        }
+
+        /// <summary>The next frame from the daemon that matches <paramref name="wanted"/>.</summary>
+        public async Task<byte[]> WaitForAsync(Func<byte[], bool> wanted, TimeSpan timeout)
+        {
             using var cts = new CancellationTokenSource(timeout);
             byte[] header = new byte[4];
             while (true)
@@ -125,14 +192,44 @@ public sealed class GatewayIsolationTests(ITestOutputHelper output)
                 int length = (int)BinaryPrimitives.ReadUInt32BigEndian(header);
                 byte[] frame = new byte[length];
                 await ReadExactlyAsync(frame, cts.Token);
-                if (length >= PacketWriter.L4Offset(false) + TcpHeader.MinLength
-                    && BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(12)) == 0x0800
-                    && frame[23] == InternetChecksum.ProtocolTcp
-                    && BinaryPrimitives.ReadUInt16BigEndian(frame.AsSpan(PacketWriter.L4Offset(false) + 2)) == sourcePort)
+                if (wanted(frame))
                 {
-                    return frame[PacketWriter.L4Offset(false) + 13];
+                    return frame;
                 }
             }
+        }
+
+        /// <summary>Sends a 60-byte frame of <paramref name="etherType"/> from <paramref name="source"/>.</summary>
+        public async Task SendRawAsync(ulong destination, ulong source, ushort etherType)
+        {
+            byte[] frame = new byte[4 + 60];
+            BinaryPrimitives.WriteUInt32BigEndian(frame, 60);
+            PacketWriter.WriteEthernet(frame.AsSpan(4), destination, source, etherType);
+            await socket.SendAsync(frame);
+        }
+
+        /// <summary>Broadcasts a DHCPDISCOVER for <paramref name="mac"/> with transaction id <paramref name="xid"/>.</summary>
+        public async Task SendDiscoverAsync(ulong mac, uint xid)
+        {
+            const int PayloadLength = DhcpMessage.MinimumLength;
+            byte[] frame = new byte[4 + PacketWriter.UdpPayloadOffset(false) + PayloadLength];
+            Span<byte> f = frame.AsSpan(4);
+            Span<byte> dhcp = f[PacketWriter.UdpPayloadOffset(false)..];
+            dhcp[0] = DhcpMessage.OpRequest;
+            dhcp[1] = 1;
+            dhcp[2] = 6;
+            BinaryPrimitives.WriteUInt32BigEndian(dhcp[4..], xid);
+            BinaryPrimitives.WriteUInt16BigEndian(dhcp[10..], DhcpMessage.FlagBroadcast);
+            BinaryPrimitives.WriteUInt16BigEndian(dhcp[28..], (ushort)(mac >> 32));
+            BinaryPrimitives.WriteUInt32BigEndian(dhcp[30..], (uint)mac);
+            BinaryPrimitives.WriteUInt32BigEndian(dhcp[DhcpMessage.FixedLength..], DhcpMessage.MagicCookie);
+            dhcp[DhcpMessage.OptionsOffset] = DhcpMessage.OptionMessageType;
+            dhcp[DhcpMessage.OptionsOffset + 1] = 1;
+            dhcp[DhcpMessage.OptionsOffset + 2] = DhcpMessage.Discover;
+            dhcp[DhcpMessage.OptionsOffset + 3] = 255;
+            PacketWriter.WriteUdpFrame(f, ulong.MaxValue >> 16, mac, IpAddr.FromV4(0), DhcpMessage.ClientPort, IpAddr.FromV4(0xFFFF_FFFF), DhcpMessage.ServerPort, PayloadLength);
+            BinaryPrimitives.WriteUInt32BigEndian(frame, (uint)(frame.Length - 4));
+            await socket.SendAsync(frame);
         }
 
         public void Dispose() => socket.Dispose();
