@@ -218,6 +218,7 @@ public sealed partial class Daemon : IAsyncDisposable
             ["aged_out"] = c.AgedOut,
             ["flushed"] = c.Flushed,
             ["fdb_full"] = c.FdbFull,
+            ["fdb_port_limit"] = c.FdbPortLimit,
             ["fdb_entries"] = c.FdbEntries,
             ["software_checksums"] = c.SoftwareChecksums,
             ["software_segmented_frames"] = c.SoftwareSegmentedFrames,

@@ -21,6 +21,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Switchyard.Core.Host;
 using Switchyard.Core.Loop;
 using Switchyard.Native;
 
@@ -52,6 +53,9 @@ public sealed partial class SocketListener : IIoHandler, IDisposable
     private readonly LoopTimer resumeTimer;
     private Socket? socket;
     private IoRegistration? registration;
+
+    /// <summary>The inet address and port, registered so the NAT gateway never carries a guest here.</summary>
+    private IDisposable? own;
     private int nextConnection;
     private long lastRefusalLog = long.MinValue;
     private long refusedSinceLog;
@@ -147,6 +151,7 @@ public sealed partial class SocketListener : IIoHandler, IDisposable
         }
 
         var listener = new SocketListener(name, loop, logger, s, path, onAccepted, budget.MaxConnectionsPerListener, budget);
+        listener.own = OwnEndpoints.Process.Register(OwnProtocol.Tcp, s.LocalEndPoint);
         listener.registration = loop.Register((int)s.Handle, listener, IoEvents.Readable);
         return listener;
     }
@@ -300,6 +305,8 @@ public sealed partial class SocketListener : IIoHandler, IDisposable
         resumeTimer.Cancel();
         registration?.Dispose();
         registration = null;
+        own?.Dispose();
+        own = null;
         socket?.Dispose();
         socket = null;
 

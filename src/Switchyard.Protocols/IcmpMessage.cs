@@ -73,6 +73,29 @@ public static class IcmpBuilder
         return length;
     }
 
+    /// <summary>Most bytes of the offending packet a port-unreachable quotes: enough for the IP and L4
+    /// headers the sender matches it on (RFC 792 asks for the IP header and 8 bytes; RFC 4443 §3.1 for as
+    /// much as fits, which we cap to keep the message small).</summary>
+    public const int MaxQuoted = 128;
+
+    /// <summary>Writes a destination unreachable / port unreachable (ICMPv4 type 3 code 3, RFC 792; ICMPv6
+    /// type 1 code 4, RFC 4443 §3.1) quoting the start of <paramref name="offending"/> (the IP packet that
+    /// caused it) at the start of <paramref name="at"/>, checksum included; returns its length.
+    /// <paramref name="source"/> and <paramref name="destination"/> are the message's own addresses.</summary>
+    public static int WritePortUnreachable(Span<byte> at, ReadOnlySpan<byte> offending, IpAddr source, IpAddr destination)
+    {
+        bool v6 = !source.IsV4;
+        int quoted = Math.Min(offending.Length, MaxQuoted);
+        int length = IcmpMessage.HeaderLength + quoted;
+        Span<byte> m = at[..length];
+        m[0] = v6 ? (byte)1 : (byte)3;
+        m[1] = v6 ? (byte)4 : (byte)3;
+        m[2..IcmpMessage.HeaderLength].Clear();
+        offending[..quoted].CopyTo(m[IcmpMessage.HeaderLength..]);
+        WriteChecksum(m, source, destination);
+        return length;
+    }
+
     /// <summary>Computes and stores the checksum of a finished ICMP/ICMPv6 message.</summary>
     public static void WriteChecksum(Span<byte> message, IpAddr source, IpAddr destination) =>
         PacketWriter.WriteL4Checksum(message, source, destination, source.IsV4 ? PacketWriter.ProtocolIcmp : PacketWriter.ProtocolIcmpV6, IcmpMessage.ChecksumOffset);

@@ -6,7 +6,11 @@
 // (has_expired(): updated + hold_time <= jiffies means expired), so an entry expires exactly
 // MacAgeing after it was last refreshed, whether or not AgeOut has swept it yet. When the table holds
 // MaxMacs entries a new address is not learned (counted in FdbFull) and its frames keep being
-// flooded; known addresses still refresh and move. Trusts its caller (the switch) to pass a valid
+// flooded; known addresses still refresh and move. Each port may hold at most MaxMacsPerPort entries
+// (SwitchPort.MacCount, kept here on every add, move and removal): a new address from a port at its
+// limit is not learned (FdbPortLimit), and an address does not move onto such a port either, so a
+// peer spoofing thousands of MACs, or another guest's MAC, takes neither the table nor that guest's
+// entry. Its frames are still forwarded (flooded toward unknown sources' replies). Trusts its caller (the switch) to pass a valid
 // VID and a unicast MAC; owns the table and is touched only on the switch's loop.
 using System.Runtime.InteropServices;
 
@@ -20,13 +24,15 @@ internal sealed class ForwardingDatabase
     private readonly Dictionary<ulong, Slot> table;
     private readonly long ageing;
     private readonly int maxMacs;
+    private readonly int maxMacsPerPort;
     private readonly SwitchCounters counters;
 
     /// <param name="ageing">Entry lifetime in TimeProvider timestamp units.</param>
-    public ForwardingDatabase(long ageing, int maxMacs, SwitchCounters counters)
+    public ForwardingDatabase(long ageing, int maxMacs, int maxMacsPerPort, SwitchCounters counters)
     {
         this.ageing = ageing;
         this.maxMacs = maxMacs;
+        this.maxMacsPerPort = maxMacsPerPort;
         this.counters = counters;
 
         // Start small; growth happens only when new addresses appear, never per frame.
@@ -39,7 +45,7 @@ internal sealed class ForwardingDatabase
     public void Learn(ushort vid, ulong mac, SwitchPort port, long now)
     {
         ulong key = Key(vid, mac);
-        if (table.Count < maxMacs)
+        if (table.Count < maxMacs && port.MacCount < maxMacsPerPort)
         {
             // One hash lookup whether the address is new or known.
             ref Slot slot = ref CollectionsMarshal.GetValueRefOrAddDefault(table, key, out bool exists);
@@ -50,8 +56,26 @@ internal sealed class ForwardingDatabase
             else
             {
                 slot = new Slot(port, now);
+                port.MacCount++;
                 counters.learned++;
                 counters.fdbEntries = table.Count;
+            }
+
+            return;
+        }
+
+        if (port.MacCount >= maxMacsPerPort)
+        {
+            // The port is at its limit: a known address of this port refreshes, nothing new is learned
+            // and no address moves here.
+            if (table.TryGetValue(key, out Slot mine) && ReferenceEquals(mine.Port, port))
+            {
+                mine.LastSeen = now;
+                table[key] = mine;
+            }
+            else
+            {
+                counters.fdbPortLimit++;
             }
 
             return;
@@ -85,6 +109,7 @@ internal sealed class ForwardingDatabase
             if (!IsLive(entry.Value.LastSeen, now))
             {
                 table.Remove(entry.Key);
+                entry.Value.Port.MacCount--;
                 removed++;
             }
         }
@@ -107,6 +132,7 @@ internal sealed class ForwardingDatabase
             }
         }
 
+        port.MacCount = 0;
         counters.flushed += removed;
         counters.fdbEntries = table.Count;
         return removed;
@@ -150,6 +176,8 @@ internal sealed class ForwardingDatabase
                 counters.learned++;
             }
 
+            slot.Port.MacCount--;
+            port.MacCount++;
             slot.Port = port;
         }
 

@@ -10,7 +10,8 @@
 //      every other member of the VLAN; a known one goes to its one port, or nowhere if that is the
 //      ingress port (no reflection);
 //   4. hands each egress port an EgressFrame: the ingress bytes plus a tag rewrite (strip, insert or
-//      none) that the port applies while it copies the frame into its medium. The switch itself
+//      none) that the port applies while it copies the frame into its medium, and the ingress port's
+//      Id (an int the switch gave it in AddPort, never reused), so the NAT gateway can budget per port. The switch itself
 //      copies a frame only to re-tag a priority-tagged frame for a trunk (rare; one copy per frame);
 //   5. completes offloads the egress port cannot carry (DESIGN.md, "The data path"). A frame from a
 //      virtio-net guest may carry a partial checksum (NEEDS_CSUM) or be a GSO super frame. A port whose
@@ -77,6 +78,7 @@ public sealed partial class LearningSwitch : IFrameSink
     private bool retagScratchBusy;
     private byte[] offloadScratch = [];
     private bool offloadScratchBusy;
+    private int lastPortId;
 
     /// <param name="name">The network's name, for messages.</param>
     /// <param name="clock">Source of FDB timestamps (a manual clock in tests).</param>
@@ -99,11 +101,17 @@ public sealed partial class LearningSwitch : IFrameSink
                 nameof(options), options.MaxMacs, $"switch {name}: MaxMacs must be zero (no learning) or more");
         }
 
+        if (options.MaxMacsPerPort < 0)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(options), options.MaxMacsPerPort, $"switch {name}: MaxMacsPerPort must be zero (no learning) or more");
+        }
+
         Name = name;
         Options = options;
         this.clock = clock;
         this.onPortClosed = onPortClosed;
-        fdb = new ForwardingDatabase(ToTimestampUnits(options.MacAgeing, clock.TimestampFrequency), options.MaxMacs, Counters);
+        fdb = new ForwardingDatabase(ToTimestampUnits(options.MacAgeing, clock.TimestampFrequency), options.MaxMacs, options.MaxMacsPerPort, Counters);
     }
 
     public string Name { get; }
@@ -129,7 +137,7 @@ public sealed partial class LearningSwitch : IFrameSink
                 $"network {Name} already has a port named '{port.Name}' ({existing.Port.Kind}); give each port a unique name");
         }
 
-        port.Attach(this);
+        port.Attach(this, ++lastPortId);
         var member = new SwitchPort(port, vlan);
         byPort.Add(port, member);
         byName.Add(port.Name, member);
@@ -273,7 +281,7 @@ public sealed partial class LearningSwitch : IFrameSink
         if (Options.Hub)
         {
             Counters.flooded++;
-            var everywhere = new Outgoing(frame, 0, false, 0, offload);
+            var everywhere = new Outgoing(frame, 0, false, 0, offload, ingress.Id);
             try
             {
                 SwitchPort[] all = ports;
@@ -338,7 +346,7 @@ public sealed partial class LearningSwitch : IFrameSink
         fdb.Learn(vid, sourceMac, source, now);
 
         // 3. Forward.
-        var outgoing = new Outgoing(frame, vid, tagged, tci, offload);
+        var outgoing = new Outgoing(frame, vid, tagged, tci, offload, ingress.Id);
         try
         {
             ulong destination = Ethernet.Destination(frame);
@@ -466,7 +474,7 @@ public sealed partial class LearningSwitch : IFrameSink
                 Counters.gsoFramesPassed++;
             }
 
-            var egressFrame = new EgressFrame(data, rewrite, tagControl, frame.Offload);
+            var egressFrame = new EgressFrame(data, rewrite, tagControl, frame.Offload) { IngressPort = frame.IngressPort };
             Transmit(egress, in egressFrame);
         }
         else if (frame.Offload.IsGso)
@@ -507,7 +515,7 @@ public sealed partial class LearningSwitch : IFrameSink
             return;
         }
 
-        var completed = new EgressFrame(frame.Checksummed, rewrite, tagControl, OffloadInfo.None);
+        var completed = new EgressFrame(frame.Checksummed, rewrite, tagControl, OffloadInfo.None) { IngressPort = frame.IngressPort };
         Transmit(egress, in completed);
     }
 
@@ -529,7 +537,7 @@ public sealed partial class LearningSwitch : IFrameSink
         while (!egress.Removed && segmenter.TryNext(scratch, out int length))
         {
             Counters.softwareSegments++;
-            var segment = new EgressFrame(scratch[..length], rewrite, tagControl, OffloadInfo.None);
+            var segment = new EgressFrame(scratch[..length], rewrite, tagControl, OffloadInfo.None) { IngressPort = frame.IngressPort };
             Transmit(egress, in segment);
         }
     }
@@ -608,8 +616,10 @@ public sealed partial class LearningSwitch : IFrameSink
     }
 
     /// <summary>One classified frame on its way out, shared by every egress port it goes to.</summary>
-    private ref struct Outgoing(ReadOnlySpan<byte> data, ushort vid, bool tagged, ushort tagControl, OffloadInfo offload)
+    private ref struct Outgoing(ReadOnlySpan<byte> data, ushort vid, bool tagged, ushort tagControl, OffloadInfo offload, int ingressPort)
     {
+        /// <summary>Port.Id of the ingress port, handed to every egress port.</summary>
+        public readonly int IngressPort = ingressPort;
         public readonly ReadOnlySpan<byte> Data = data;
         public readonly ushort Vid = vid;
         public readonly bool Tagged = tagged;

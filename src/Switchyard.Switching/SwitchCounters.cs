@@ -17,6 +17,7 @@ public sealed class SwitchCounters
     internal long agedOut;
     internal long flushed;
     internal long fdbFull;
+    internal long fdbPortLimit;
     internal long fdbEntries;
     internal long softwareChecksums;
     internal long softwareSegmentedFrames;
@@ -47,6 +48,9 @@ public sealed class SwitchCounters
 
     /// <summary>New addresses not learned because the forwarding database held MaxMacs entries.</summary>
     public long FdbFull => Volatile.Read(ref fdbFull);
+
+    /// <summary>New addresses not learned because their port already held MaxMacsPerPort entries (fdb_port_limit).</summary>
+    public long FdbPortLimit => Volatile.Read(ref fdbPortLimit);
 
     /// <summary>Entries in the forwarding database now (a gauge).</summary>
     public long FdbEntries => Volatile.Read(ref fdbEntries);

@@ -11,6 +11,8 @@ public sealed record SwitchOptions
 
     public const int DefaultMaxMacs = 8192;
 
+    public const int DefaultMaxMacsPerPort = 1024;
+
     public static SwitchOptions Default { get; } = new();
 
     /// <summary>Act as a hub: no learning, no VLAN processing, every frame to every other port unchanged.</summary>
@@ -22,4 +24,9 @@ public sealed record SwitchOptions
     /// <summary>Most entries the forwarding database holds; beyond it new addresses are not learned
     /// (their frames are flooded). Zero disables learning.</summary>
     public int MaxMacs { get; init; } = DefaultMaxMacs;
+
+    /// <summary>Most entries one port may hold in the forwarding database, so one peer's flood of source
+    /// MACs cannot fill the table and turn other guests' unicast into floods. Beyond it new addresses from
+    /// that port are not learned (counted in FdbPortLimit); their frames are still forwarded.</summary>
+    public int MaxMacsPerPort { get; init; } = DefaultMaxMacsPerPort;
 }

@@ -32,6 +32,9 @@ internal sealed class SwitchPort
 
     public bool Removed { get; set; }
 
+    /// <summary>Forwarding-database entries that point at this port (ForwardingDatabase keeps it).</summary>
+    public int MacCount { get; set; }
+
     /// <summary>Administratively down: frames from it are dropped, none are sent to it.</summary>
     public bool LinkDown { get; set; }
 

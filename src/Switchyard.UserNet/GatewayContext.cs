@@ -9,6 +9,7 @@
 // answer a packet while still reading it.
 using Microsoft.Extensions.Logging;
 using Switchyard.Core.Frames;
+using Switchyard.Core.Host;
 using Switchyard.Core.Loop;
 using Switchyard.Protocols;
 
@@ -80,6 +81,34 @@ public sealed class GatewayContext
     /// <summary>Where DNS queries go when Options.DnsUpstreams is empty.</summary>
     public IResolverSource? Resolvers { get; set; }
 
+    /// <summary>The daemon's own bound endpoints, which no flow may reach (tests give each gateway its own).</summary>
+    public OwnEndpoints OwnEndpoints { get; set; } = OwnEndpoints.Process;
+
+    /// <summary>True when a flow to <paramref name="hostAddress"/>:<paramref name="port"/> on the host would
+    /// reach one of the daemon's own listeners or bound sockets (exactly, or through a wildcard bind on an
+    /// address of this host). Counted by the caller as to_own_listener. At flow setup, not per packet.</summary>
+    public bool IsOwnEndpoint(OwnProtocol protocol, IpAddr hostAddress, ushort port) =>
+        OwnEndpoints.Match(protocol, hostAddress.High, hostAddress.Low, port) switch
+        {
+            OwnEndpointMatch.Bound => true,
+            OwnEndpointMatch.Wildcard => hostAddress.IsLoopback || Host.IsLocalAddress(hostAddress),
+            _ => false,
+        };
+
+    /// <summary>Sends the guest an ICMP port unreachable for <paramref name="packet"/> (a UDP datagram the
+    /// gateway will not carry), from the address the guest sent to.</summary>
+    public void SendPortUnreachable(in GuestPacket packet)
+    {
+        bool v6 = packet.IsV6;
+        int l4 = PacketWriter.L4Offset(v6);
+        Span<byte> frame = TxBuffer;
+        int length = IcmpBuilder.WritePortUnreachable(frame[l4..], packet.Ip, packet.Destination, packet.Source);
+        int frameLength = PacketWriter.WriteEthernetAndIp(
+            frame, packet.SourceMac, Options.Mac, packet.Destination, packet.Source,
+            v6 ? PacketWriter.ProtocolIcmpV6 : PacketWriter.ProtocolIcmp, length, NextIpId());
+        Link.Send(frame[..frameLength], OffloadInfo.None);
+    }
+
     /// <summary>The one scratch buffer frames toward guests are built in.</summary>
     public byte[] TxBuffer { get; } = GC.AllocateArray<byte>(TxBufferSize, pinned: true);
 
@@ -121,6 +150,10 @@ public readonly ref struct GuestPacket
     }
 
     public ulong SourceMac { get; }
+
+    /// <summary>Port.Id of the switch port the frame came in on (EgressFrame.IngressPort): the key of the
+    /// per-guest budgets (flows, leases, relay bytes), which a guest cannot forge as it can its addresses.</summary>
+    public int IngressPort { get; init; }
 
     public IpAddr Source { get; }
 

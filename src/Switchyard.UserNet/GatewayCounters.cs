@@ -35,6 +35,7 @@ public enum GatewayDrop
     DhcpMessageUnsupported,
     Dhcpv6MessageUnsupported,
     NeighbourTableFull,
+    DhcpPortLeaseLimit,
 
     // TCP NAT
     TcpMalformed,
@@ -44,6 +45,9 @@ public enum GatewayDrop
     TcpBufferFull,
     TcpConnectFailed,
     TcpHostError,
+    TcpToOwnListener,
+    TcpRelayPortBudget,
+    TcpRelayGlobalBudget,
 
     // UDP NAT, DNS, ICMP echo
     UdpMalformed,
@@ -57,6 +61,7 @@ public enum GatewayDrop
     UdpReplyTooBig,
     DnsPendingFull,
     PingReplyInvalid,
+    UdpToOwnListener,
 
     // Flow table (shared)
     FlowTableFull,

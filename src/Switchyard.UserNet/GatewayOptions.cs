@@ -109,14 +109,27 @@ public sealed record GatewayOptions
     /// <summary>Most NAT flows (TCP, UDP, ICMP together) the gateway keeps; new ones beyond are refused and counted.</summary>
     public int MaxFlows { get; init; } = 16384;
 
-    /// <summary>Most NAT flows one guest (source MAC) may hold, so one guest's SYN flood cannot starve another.</summary>
+    /// <summary>Most NAT flows one guest may hold, so one guest's SYN flood cannot starve another. Counted per
+    /// switch port (the attachment the frames came in on), not per source MAC, which a guest can forge.</summary>
     public int MaxFlowsPerGuest { get; init; } = 4096;
+
+    /// <summary>Most DHCP bindings (leases and outstanding offers) the guests on one switch port may hold, so
+    /// one namespace cycling MACs cannot empty the pool; 32 leaves most of a /24 pool for other ports.</summary>
+    public int MaxLeasesPerPort { get; init; } = 32;
 
     /// <summary>Idle time after which a UDP flow's host socket is closed.</summary>
     public TimeSpan UdpIdleTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>Bytes a TCP flow may buffer in each direction before it pushes back.</summary>
     public int TcpBufferBytes { get; init; } = 1 << 20;
+
+    /// <summary>relay-buffer=: most bytes all TCP flows together may buffer; beyond it flows advertise a
+    /// smaller window and stop reading their host sockets instead of buffering more.</summary>
+    public long RelayBufferBytes { get; init; } = 256L << 20;
+
+    /// <summary>relay-buffer-per-port=: most bytes the TCP flows of one switch port may buffer, so one
+    /// guest's stalled flows cannot take the relay memory (or the speed) of the others.</summary>
+    public long RelayBufferBytesPerPort { get; init; } = 32L << 20;
 
     public bool Equals(GatewayOptions? other) =>
         other is not null && Network == other.Network && Host == other.Host && Dns == other.Dns && DhcpStart == other.DhcpStart
@@ -125,7 +138,9 @@ public sealed record GatewayOptions
         && Mtu == other.Mtu && Restrict == other.Restrict && HostLoopback == other.HostLoopback
         && DnsUpstreams.SequenceEqual(other.DnsUpstreams) && Forwards.SequenceEqual(other.Forwards)
         && LeaseTime == other.LeaseTime && MaxFlows == other.MaxFlows && MaxFlowsPerGuest == other.MaxFlowsPerGuest
-        && UdpIdleTimeout == other.UdpIdleTimeout && TcpBufferBytes == other.TcpBufferBytes;
+        && UdpIdleTimeout == other.UdpIdleTimeout && TcpBufferBytes == other.TcpBufferBytes
+        && MaxLeasesPerPort == other.MaxLeasesPerPort
+        && RelayBufferBytes == other.RelayBufferBytes && RelayBufferBytesPerPort == other.RelayBufferBytesPerPort;
 
     public override int GetHashCode() => HashCode.Combine(Network, Host, Dns, DhcpStart, Network6, Mtu, Restrict, Forwards.Length);
 }

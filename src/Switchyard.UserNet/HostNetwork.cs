@@ -101,6 +101,11 @@ public interface IHostDatagramSocket : IHostSocket
 /// <summary>Opens host sockets for the gateway, registered with the gateway's event loop.</summary>
 public interface IHostNetwork
 {
+    /// <summary>True when <paramref name="address"/> is one of this host's own addresses (so a socket bound
+    /// to the wildcard address answers there). The default knows loopback only; the real host asks the
+    /// kernel. Called when a flow opens toward a port the daemon itself listens on, not per packet.</summary>
+    bool IsLocalAddress(IpAddr address) => address.IsLoopback;
+
     /// <summary>Starts a non-blocking connect to <paramref name="address"/>:<paramref name="port"/>.
     /// Null with an errno when no socket could be made; otherwise the owner hears Writable (or an error)
     /// when the connect completes, and the socket starts with Readable|Writable interest.</summary>

@@ -9,7 +9,10 @@
 // so we restore the guest's, recompute the checksum (ICMPv6: over the pseudo-header with the
 // addresses as the guest sees them, RFC 4443 §2.3, e.g. fd00::2 rather than ::1) and send it from the
 // address the guest pinged. When the socket is refused with EACCES the request is dropped and
-// counted, and one warning (then at most one per WarningInterval) tells the user the sysctl to run.
+// counted, and one warning (then at most one per WarningInterval) tells the user the sysctl to run;
+// OnEchoRequest then returns EchoOutcome.NotPermitted, so a request to the gateway's own address (which
+// stands for the host's loopback) is answered by the link services instead: no echo is lost, not even
+// the first one after the refusal is forgotten (RecentlyRefused skips the ping socket for a minute).
 // Flows idle out after IdleTimeout through one sweep timer. Trusts: nothing from guests or replies.
 // Owns: the ping sockets.
 using System.Buffers.Binary;
@@ -19,6 +22,19 @@ using Switchyard.Core.Loop;
 using Switchyard.Protocols;
 
 namespace Switchyard.UserNet;
+
+/// <summary>What became of one echo request handed to <see cref="IcmpEcho.OnEchoRequest"/>.</summary>
+public enum EchoOutcome
+{
+    /// <summary>Sent on a ping socket.</summary>
+    Forwarded,
+
+    /// <summary>Dropped and counted (malformed, refused by the plan, limits, send error).</summary>
+    Dropped,
+
+    /// <summary>The host refused the ping socket (EACCES, net.ipv4.ping_group_range); counted.</summary>
+    NotPermitted,
+}
 
 public sealed partial class IcmpEcho : IHostSocketOwner
 {
@@ -65,8 +81,10 @@ public sealed partial class IcmpEcho : IHostSocketOwner
     /// <summary>Ping flows open now.</summary>
     internal int FlowCount => flows.Count;
 
-    /// <summary>An ICMP echo request (v4 type 8 or v6 type 128) to an address outside the gateway.</summary>
-    public void OnEchoRequest(in GuestPacket packet)
+    /// <summary>An ICMP echo request (v4 type 8 or v6 type 128) to an address outside the gateway. Returns
+    /// NotPermitted when the host refused the ping socket (EACCES; counted as ping_not_permitted), so the
+    /// caller may answer a ping of the gateway's own address itself.</summary>
+    public EchoOutcome OnEchoRequest(in GuestPacket packet)
     {
         GatewayCounters counters = context.Counters;
         ReadOnlySpan<byte> icmp = packet.L4;
@@ -74,34 +92,34 @@ public sealed partial class IcmpEcho : IHostSocketOwner
         if (icmp.Length < HeaderLength || icmp[0] != (v6 ? EchoRequestV6 : EchoRequestV4) || icmp[1] != 0)
         {
             counters.Drop(GatewayDrop.IcmpMalformed);
-            return;
+            return EchoOutcome.Dropped;
         }
 
         if (!packet.L4ChecksumOk())
         {
             counters.Drop(GatewayDrop.IcmpChecksumBad);
-            return;
+            return EchoOutcome.Dropped;
         }
 
         switch (context.Plan.MapOutbound(packet.Destination, out IpAddr hostDestination))
         {
             case OutboundVerdict.Refuse:
                 counters.Drop(context.Options.Restrict ? GatewayDrop.Restricted : GatewayDrop.NotCarried);
-                return;
+                return EchoOutcome.Dropped;
             case OutboundVerdict.DnsAddress:
                 // The DNS address answers DNS only; it is not a host to ping through.
                 counters.Drop(GatewayDrop.NotCarried);
-                return;
+                return EchoOutcome.Dropped;
         }
 
         ushort identifier = BinaryPrimitives.ReadUInt16BigEndian(icmp[IdentifierOffset..]);
         var key = new EchoKey(packet.Source, identifier, packet.Destination);
         if (!flows.TryGetValue(key, out EchoFlow? flow))
         {
-            flow = Open(key, packet.SourceMac, hostDestination, v6);
+            flow = Open(key, packet.SourceMac, packet.IngressPort, hostDestination, v6, out bool notPermitted);
             if (flow is null)
             {
-                return;
+                return notPermitted ? EchoOutcome.NotPermitted : EchoOutcome.Dropped;
             }
         }
 
@@ -111,11 +129,11 @@ public sealed partial class IcmpEcho : IHostSocketOwner
         {
             flow.BytesFromGuest += icmp.Length;
             counters.Count(GatewayEvent.PingsForwarded);
+            return EchoOutcome.Forwarded;
         }
-        else
-        {
-            counters.Drop(GatewayDrop.PingSendFailed);
-        }
+
+        counters.Drop(GatewayDrop.PingSendFailed);
+        return EchoOutcome.Dropped;
     }
 
     public void AddFlows(List<FlowInfo> into)
@@ -188,16 +206,17 @@ public sealed partial class IcmpEcho : IHostSocketOwner
         foreach (EchoFlow flow in flows.Values)
         {
             flow.Socket.Dispose();
-            limiter.Release(flow.GuestMac);
+            limiter.Release(flow.AdmittedPort);
         }
 
         flows.Clear();
         flowBySocket.Clear();
     }
 
-    private EchoFlow? Open(EchoKey key, ulong guestMac, IpAddr hostDestination, bool v6)
+    private EchoFlow? Open(EchoKey key, ulong guestMac, int ingressPort, IpAddr hostDestination, bool v6, out bool notPermitted)
     {
-        if (!limiter.TryAdmit(guestMac))
+        notPermitted = false;
+        if (!limiter.TryAdmit(ingressPort))
         {
             return null;
         }
@@ -205,10 +224,11 @@ public sealed partial class IcmpEcho : IHostSocketOwner
         IHostDatagramSocket? socket = context.Host.OpenPing(v6, this, out int errno);
         if (socket is null)
         {
-            limiter.Release(guestMac);
+            limiter.Release(ingressPort);
             if (errno == HostIo.EACCES)
             {
                 lastRefusal = context.Clock.GetTimestamp();
+                notPermitted = true;
                 context.Counters.Drop(GatewayDrop.PingNotPermitted);
                 WarnNotPermitted();
             }
@@ -221,7 +241,7 @@ public sealed partial class IcmpEcho : IHostSocketOwner
         }
 
         long now = context.Clock.GetTimestamp();
-        var flow = new EchoFlow(key, guestMac, hostDestination, socket, now);
+        var flow = new EchoFlow(key, guestMac, ingressPort, hostDestination, socket, now);
         flows.Add(key, flow);
         flowBySocket.Add(socket, flow);
         context.Counters.Count(GatewayEvent.PingFlowsOpened);
@@ -253,7 +273,7 @@ public sealed partial class IcmpEcho : IHostSocketOwner
                 flows.Remove(flow.Key);
                 flowBySocket.Remove(flow.Socket);
                 flow.Socket.Dispose();
-                limiter.Release(flow.GuestMac);
+                limiter.Release(flow.AdmittedPort);
             }
             else
             {
@@ -277,11 +297,14 @@ public sealed partial class IcmpEcho : IHostSocketOwner
 
     private readonly record struct EchoKey(IpAddr Guest, ushort Identifier, IpAddr Remote);
 
-    private sealed class EchoFlow(EchoKey key, ulong guestMac, IpAddr hostDestination, IHostDatagramSocket socket, long now)
+    private sealed class EchoFlow(EchoKey key, ulong guestMac, int admittedPort, IpAddr hostDestination, IHostDatagramSocket socket, long now)
     {
         public EchoKey Key { get; } = key;
 
         public ulong GuestMac { get; } = guestMac;
+
+        /// <summary>The switch port the flow was admitted under (FlowLimiter key).</summary>
+        public int AdmittedPort { get; } = admittedPort;
 
         /// <summary>Where the requests go on the host (127.0.0.1 for the gateway address).</summary>
         public IpAddr HostDestination { get; } = hostDestination;

@@ -179,7 +179,7 @@ public sealed class NatGateway : Port, IGuestLink
         Counters.CountTx(length);
         Context.Counters.Count(GatewayEvent.FramesFromGuests);
         OffloadInfo offload = frame.Offload;
-        Dispatch(data, (offload.Flags & (OffloadInfo.FlagNeedsChecksum | OffloadInfo.FlagDataValid)) != 0);
+        Dispatch(data, (offload.Flags & (OffloadInfo.FlagNeedsChecksum | OffloadInfo.FlagDataValid)) != 0, frame.IngressPort);
     }
 
     /// <summary>End of a loop iteration: the ACKs this batch of guest segments earned.</summary>
@@ -191,7 +191,7 @@ public sealed class NatGateway : Port, IGuestLink
         Deliver(frame, offload);
     }
 
-    private void Dispatch(ReadOnlySpan<byte> frame, bool checksumTrusted)
+    private void Dispatch(ReadOnlySpan<byte> frame, bool checksumTrusted, int ingressPort)
     {
         GatewayCounters counters = Context.Counters;
         if (!EthernetHeader.TryParse(frame, out EthernetHeader eth))
@@ -222,10 +222,10 @@ public sealed class NatGateway : Port, IGuestLink
                 Link.OnArp(sourceMac, eth.Payload);
                 break;
             case Ethernet.EtherTypeIPv4:
-                DispatchIPv4(sourceMac, group, eth.Payload, checksumTrusted);
+                DispatchIPv4(sourceMac, group, eth.Payload, checksumTrusted, ingressPort);
                 break;
             case Ethernet.EtherTypeIPv6 when Options.Ipv6:
-                DispatchIPv6(sourceMac, group, eth.Payload, checksumTrusted);
+                DispatchIPv6(sourceMac, group, eth.Payload, checksumTrusted, ingressPort);
                 break;
             default:
                 if (group)
@@ -241,7 +241,7 @@ public sealed class NatGateway : Port, IGuestLink
         }
     }
 
-    private void DispatchIPv4(ulong sourceMac, bool group, ReadOnlySpan<byte> payload, bool checksumTrusted)
+    private void DispatchIPv4(ulong sourceMac, bool group, ReadOnlySpan<byte> payload, bool checksumTrusted, int ingressPort)
     {
         GatewayCounters counters = Context.Counters;
         if (!IPv4Header.TryParse(payload, out IPv4Header ip))
@@ -282,11 +282,11 @@ public sealed class NatGateway : Port, IGuestLink
             Link.Learn(sourceMac, source);
         }
 
-        var packet = new GuestPacket(sourceMac, source, destination, ip.Protocol, ip.TimeToLive, ip.Datagram, ip.Payload, checksumTrusted);
+        var packet = new GuestPacket(sourceMac, source, destination, ip.Protocol, ip.TimeToLive, ip.Datagram, ip.Payload, checksumTrusted) { IngressPort = ingressPort };
         Deliver(in packet, group, IcmpEchoRequestV4, PacketWriter.ProtocolIcmp);
     }
 
-    private void DispatchIPv6(ulong sourceMac, bool group, ReadOnlySpan<byte> payload, bool checksumTrusted)
+    private void DispatchIPv6(ulong sourceMac, bool group, ReadOnlySpan<byte> payload, bool checksumTrusted, int ingressPort)
     {
         GatewayCounters counters = Context.Counters;
         if (!IPv6Header.TryParse(payload, out IPv6Header ip))
@@ -324,7 +324,7 @@ public sealed class NatGateway : Port, IGuestLink
             Link.Learn(sourceMac, source);
         }
 
-        var packet = new GuestPacket(sourceMac, source, destination, next, payload[7], payload[..(IPv6Header.Length + ip.PayloadLength)], ip.Payload, checksumTrusted);
+        var packet = new GuestPacket(sourceMac, source, destination, next, payload[7], payload[..(IPv6Header.Length + ip.PayloadLength)], ip.Payload, checksumTrusted) { IngressPort = ingressPort };
         Deliver(in packet, group, IcmpEchoRequestV6, PacketWriter.ProtocolIcmpV6);
     }
 
@@ -334,11 +334,12 @@ public sealed class NatGateway : Port, IGuestLink
     private void Deliver(in GuestPacket packet, bool group, ushort echoRequestType, byte icmpProtocol)
     {
         bool echoRequest = packet.Protocol == icmpProtocol && packet.L4.Length >= 8 && packet.L4[0] == echoRequestType;
-        if (echoRequest && !group && IsHostLoopbackAddress(packet.Destination) && !Echo.RecentlyRefused)
+        if (echoRequest && !group && IsHostLoopbackAddress(packet.Destination) && !Echo.RecentlyRefused
+            && Echo.OnEchoRequest(in packet) != EchoOutcome.NotPermitted)
         {
             // The gateway address stands for the host's loopback, for ping too (so a ping of 10.0.2.2
-            // measures the host). Without ping sockets the link services answer it themselves.
-            Echo.OnEchoRequest(in packet);
+            // measures the host). Without ping sockets (refused now, or within the last minute) the link
+            // services below answer it themselves, this request included.
             return;
         }
 

@@ -16,6 +16,7 @@
 // connection count. Everything runs on the gateway's loop; nothing here allocates per packet.
 using System.Buffers.Binary;
 using Switchyard.Core.Frames;
+using Switchyard.Core.Host;
 using Switchyard.Core.Loop;
 using Switchyard.Protocols;
 using Switchyard.UserNet.Tcp;
@@ -37,7 +38,14 @@ public sealed class TcpNat : IHostSocketOwner
         ArgumentNullException.ThrowIfNull(context);
         this.context = context;
         this.limiter = limiter;
+        Pool = new ChunkPool(globalLimit: context.Options.RelayBufferBytes, portLimit: context.Options.RelayBufferBytesPerPort, counters: context.Counters);
+        Pool.Freed = OnChunkFreed;
     }
+
+    /// <summary>Flows that found the relay budget exhausted and wait for chunks to come back.</summary>
+    private List<TcpFlow> budgetWaiters = [];
+    private List<TcpFlow> budgetWaking = [];
+    private bool chunkFreed;
 
     /// <summary>Initial sequence numbers come from here (STYLE.md habit 13: tests seed it).</summary>
     private readonly List<TcpFlow> ackQueue = [];
@@ -48,7 +56,7 @@ public sealed class TcpNat : IHostSocketOwner
     /// end of the loop iteration, so a batch of guest segments is acknowledged once.</summary>
     internal bool DeferAcks { get; set; }
 
-    internal ChunkPool Pool { get; } = new();
+    internal ChunkPool Pool { get; }
 
     internal int FlowCount => flows.Count;
 
@@ -134,7 +142,16 @@ public sealed class TcpNat : IHostSocketOwner
                 return;
         }
 
-        if (!limiter.TryAdmit(packet.SourceMac))
+        if (context.IsOwnEndpoint(OwnProtocol.Tcp, hostAddress, port))
+        {
+            // The daemon's own listeners (HTTP API, stream/socket listeners, forwards) are not the guests'
+            // to reach: through 10.0.2.2 they would arrive from loopback, with the host's authority.
+            counters.Drop(GatewayDrop.TcpToOwnListener);
+            ResetFor(in packet, tcp);
+            return;
+        }
+
+        if (!limiter.TryAdmit(packet.IngressPort))
         {
             // Counted by the limiter. Refuse at once rather than let the guest wait out its SYN timeouts.
             ResetFor(in packet, tcp);
@@ -144,14 +161,14 @@ public sealed class TcpNat : IHostSocketOwner
         IHostTcpSocket? socket = context.Host.ConnectTcp(hostAddress, port, this, out _);
         if (socket is null)
         {
-            limiter.Release(packet.SourceMac);
+            limiter.Release(packet.IngressPort);
             counters.Drop(GatewayDrop.TcpConnectFailed);
             ResetFor(in packet, tcp);
             return;
         }
 
         TcpOptions.TryParse(tcp, out TcpOptions options);
-        var flow = new TcpFlow(this, context, key, packet.SourceMac, packet.SourceMac, inbound: false, NextIsn());
+        var flow = new TcpFlow(this, context, key, packet.SourceMac, packet.IngressPort, inbound: false, NextIsn());
         flows.Add(key, flow);
         bySocket.Add(socket, flow);
         counters.Count(GatewayEvent.TcpFlowsOpened);
@@ -242,13 +259,13 @@ public sealed class TcpNat : IHostSocketOwner
         IpAddr source = context.Plan.GuestSourceFor(client.RemoteAddress, guest);
         var key = new TcpFlowKey(guest, rule.GuestPort, source, client.RemotePort);
         context.Neighbours.TryResolve(guest, out ulong mac);
-        if (flows.ContainsKey(key) || !limiter.TryAdmit(mac))
+        if (flows.ContainsKey(key) || !limiter.TryAdmit(FlowLimiter.ForwardsPort))
         {
             client.Abort();
             return;
         }
 
-        var flow = new TcpFlow(this, context, key, 0, mac, inbound: true, NextIsn());
+        var flow = new TcpFlow(this, context, key, 0, FlowLimiter.ForwardsPort, inbound: true, NextIsn());
         flows.Add(key, flow);
         bySocket.Add(client, flow);
         context.Counters.Count(GatewayEvent.TcpForwardsAccepted);
@@ -287,9 +304,49 @@ public sealed class TcpNat : IHostSocketOwner
         }
     }
 
+    /// <summary>Remembers that <paramref name="flow"/> is held back by the relay budget, to be woken at the
+    /// end of an iteration in which chunks came back.</summary>
+    internal void WaitForBudget(TcpFlow flow)
+    {
+        if (!flow.BudgetWaiting)
+        {
+            flow.BudgetWaiting = true;
+            budgetWaiters.Add(flow);
+        }
+    }
+
+    private void OnChunkFreed()
+    {
+        if (!chunkFreed && budgetWaiters.Count > 0)
+        {
+            chunkFreed = true;
+            context.RequestFlush?.Invoke();
+        }
+    }
+
+    /// <summary>Lets the flows waiting for budget try again (they wait again if there is still none).</summary>
+    private void WakeBudgetWaiters()
+    {
+        chunkFreed = false;
+        (budgetWaking, budgetWaiters) = (budgetWaiters, budgetWaking);
+        for (int i = 0; i < budgetWaking.Count; i++)
+        {
+            TcpFlow flow = budgetWaking[i];
+            flow.BudgetWaiting = false;
+            flow.OnBudgetAvailable();
+        }
+
+        budgetWaking.Clear();
+    }
+
     /// <summary>Sends every ACK owed since the last call. On the loop, at the end of an iteration.</summary>
     public void FlushAcks()
     {
+        if (chunkFreed)
+        {
+            WakeBudgetWaiters();
+        }
+
         for (int i = 0; i < ackQueue.Count; i++)
         {
             ackQueue[i].SendDeferredAck();
@@ -305,7 +362,7 @@ public sealed class TcpNat : IHostSocketOwner
         if (flows.TryGetValue(flow.Key, out TcpFlow? current) && ReferenceEquals(current, flow))
         {
             flows.Remove(flow.Key);
-            limiter.Release(flow.AdmittedMac);
+            limiter.Release(flow.AdmittedPort);
         }
     }
 

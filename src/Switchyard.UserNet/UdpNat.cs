@@ -18,6 +18,7 @@
 // One sweep timer, armed for the earliest idle deadline, closes flows idle for Options.UdpIdleTimeout
 // and gives their limiter slots back. Trusts: nothing from guests or host peers. Owns: the flow and
 // forward sockets, the DnsForwarder. Everything runs on the gateway's loop.
+using Switchyard.Core.Host;
 using Switchyard.Core.Loop;
 using Switchyard.Protocols;
 using Switchyard.UserNet.Udp;
@@ -114,7 +115,15 @@ public sealed class UdpNat : IHostSocketOwner
 
         if (!flows.TryGetValue(key, out UdpFlow? flow))
         {
-            flow = Open(key, packet.SourceMac, hostDestination);
+            if (context.IsOwnEndpoint(OwnProtocol.Udp, hostDestination, key.RemotePort))
+            {
+                // A dgram port's or a UDP forward's socket: a guest must not inject into it from loopback.
+                counters.Drop(GatewayDrop.UdpToOwnListener);
+                context.SendPortUnreachable(in packet);
+                return;
+            }
+
+            flow = Open(key, packet.SourceMac, packet.IngressPort, hostDestination);
             if (flow is null)
             {
                 return;
@@ -209,7 +218,7 @@ public sealed class UdpNat : IHostSocketOwner
         foreach (UdpFlow flow in flows.Values)
         {
             flow.Socket.Dispose();
-            limiter.Release(flow.GuestMac);
+            limiter.Release(flow.AdmittedPort);
         }
 
         flows.Clear();
@@ -238,9 +247,9 @@ public sealed class UdpNat : IHostSocketOwner
         return InternetChecksum.Compute(datagram, pseudo) == 0;
     }
 
-    private UdpFlow? Open(UdpFlowKey key, ulong guestMac, IpAddr hostDestination)
+    private UdpFlow? Open(UdpFlowKey key, ulong guestMac, int ingressPort, IpAddr hostDestination)
     {
-        if (!limiter.TryAdmit(guestMac))
+        if (!limiter.TryAdmit(ingressPort))
         {
             return null;
         }
@@ -248,13 +257,13 @@ public sealed class UdpNat : IHostSocketOwner
         IHostDatagramSocket? socket = context.Host.OpenUdp(hostDestination, key.RemotePort, this, out _);
         if (socket is null)
         {
-            limiter.Release(guestMac);
+            limiter.Release(ingressPort);
             context.Counters.Drop(GatewayDrop.UdpSendFailed);
             return null;
         }
 
         long now = context.Clock.GetTimestamp();
-        var flow = new UdpFlow(key, guestMac, socket, now);
+        var flow = new UdpFlow(key, guestMac, ingressPort, socket, now);
         flows.Add(key, flow);
         flowBySocket.Add(socket, flow);
         context.Counters.Count(GatewayEvent.UdpFlowsOpened);
@@ -396,7 +405,7 @@ public sealed class UdpNat : IHostSocketOwner
                 flows.Remove(flow.Key);
                 flowBySocket.Remove(flow.Socket);
                 flow.Socket.Dispose();
-                limiter.Release(flow.GuestMac);
+                limiter.Release(flow.AdmittedPort);
                 context.Counters.Count(GatewayEvent.UdpFlowsExpired);
             }
             else

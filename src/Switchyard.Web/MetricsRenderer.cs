@@ -24,6 +24,7 @@ internal static class MetricsRenderer
         ("aged_out", "switchyard_switch_aged_out_total", "Forwarding database entries removed by ageing."),
         ("flushed", "switchyard_switch_flushed_total", "Forwarding database entries removed because their port left."),
         ("fdb_full", "switchyard_switch_fdb_full_total", "New addresses not learned because the forwarding database was full."),
+        ("fdb_port_limit", "switchyard_switch_fdb_port_limit_total", "New addresses not learned because their port held max-macs-per-port entries."),
         ("software_checksums", "switchyard_switch_software_checksums_total", "Partial checksums completed in software for ports that cannot take them."),
         ("software_segmented_frames", "switchyard_switch_software_segmented_frames_total", "GSO frames segmented in software for ports that cannot take them."),
         ("software_segments", "switchyard_switch_software_segments_total", "Segments produced by software segmentation."),

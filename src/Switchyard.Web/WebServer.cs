@@ -10,7 +10,8 @@
 // so nothing here touches loop-owned state. There is no authentication and nothing can be changed
 // through HTTP. The address is loopback unless the user passed --http-allow-remote (HttpListen);
 // on loopback the Host header must name a loopback host too, so a web page elsewhere cannot read
-// the API through DNS rebinding.
+// the API through DNS rebinding. The bound endpoint is registered in OwnEndpoints, so guests behind
+// the NAT gateway (whose connections to 10.0.2.2 arrive from 127.0.0.1) cannot reach it at all.
 using System.Net;
 using System.Reflection;
 using System.Text.Json;
@@ -21,6 +22,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Switchyard.Core.Host;
 using Switchyard.Engine.Metrics;
 
 namespace Switchyard.Web;
@@ -32,12 +34,14 @@ public sealed partial class WebServer : IAsyncDisposable
 
     private readonly WebApplication app;
     private readonly ILogger logger;
+    private readonly IDisposable own;
 
-    private WebServer(WebApplication app, Uri url, ILogger logger)
+    private WebServer(WebApplication app, Uri url, ILogger logger, IDisposable own)
     {
         this.app = app;
         Url = url;
         this.logger = logger;
+        this.own = own;
     }
 
     /// <summary>The address the listener is bound to (the real port when port 0 was asked for).</summary>
@@ -117,13 +121,17 @@ public sealed partial class WebServer : IAsyncDisposable
         IServerAddressesFeature? addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>();
         string bound = addresses?.Addresses.FirstOrDefault() ?? $"http://{FormatAuthority(endpoint)}";
         var url = new Uri(bound.EndsWith('/') ? bound : bound + "/");
-        var server = new WebServer(app, url, logger);
+        // Registered as the daemon's own endpoint with its real port, so the NAT gateway refuses to carry a
+        // guest here: through 10.0.2.2 a guest's request would come from loopback and pass the Host rule.
+        IDisposable own = OwnEndpoints.Process.Register(OwnProtocol.Tcp, new IPEndPoint(endpoint.Address, url.Port));
+        var server = new WebServer(app, url, logger, own);
         server.LogListening(url.ToString(), allowRemote ? "any host may connect, no authentication" : "loopback only");
         return server;
     }
 
     public async ValueTask DisposeAsync()
     {
+        own.Dispose();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
         try
         {

@@ -27,6 +27,27 @@ public sealed class HostNetworkTests : IDisposable
     public void Dispose() => fixture.Dispose();
 
     [Fact]
+    public async Task ForwardListener_Open_RegisteredAsOwnEndpointUntilDisposed()
+    {
+        var owner = new RecordingOwner();
+        IHostTcpListener listener = await OnLoop(() => network.ListenTcp(Loopback4, 0, owner));
+        ushort port = await OnLoop(() => listener.LocalPort);
+
+        Assert.Equal(Switchyard.Core.Host.OwnEndpointMatch.Bound, Switchyard.Core.Host.OwnEndpoints.Process.Match(
+            Switchyard.Core.Host.OwnProtocol.Tcp, Loopback4.High, Loopback4.Low, port));
+        await OnLoop(listener.Dispose);
+        Assert.Equal(Switchyard.Core.Host.OwnEndpointMatch.None, Switchyard.Core.Host.OwnEndpoints.Process.Match(
+            Switchyard.Core.Host.OwnProtocol.Tcp, Loopback4.High, Loopback4.Low, port));
+    }
+
+    [Fact]
+    public void IsLocalAddress_LoopbackYes_DocumentationAddressNo()
+    {
+        Assert.True(network.IsLocalAddress(Loopback4));
+        Assert.False(network.IsLocalAddress(IpAddr.FromV4(0xC000_0201))); // 192.0.2.1, TEST-NET-1
+    }
+
+    [Fact]
     public async Task ConnectTcp_LoopbackListener_ConnectsSendsReceivesAndSeesFin()
     {
         using var server = new TcpListener(IPAddress.Loopback, 0);

@@ -23,6 +23,103 @@ public sealed class LearningSwitchTests : SwitchTestBase
     }
 
     [Fact]
+    public void IngressPort_EveryEgressFrame_CarriesTheIdOfThePortItCameIn()
+    {
+        LearningSwitch sw = NewSwitch();
+        TestPort p1 = AddPort(sw, "p1");
+        TestPort p2 = AddPort(sw, "p2");
+        TestPort p3 = AddPort(sw, "p3");
+        Assert.NotEqual(p1.Id, p2.Id);
+        Assert.True(p1.Id > 0);
+
+        p1.Inject(Untagged(Broadcast, MacA));
+        p2.Inject(Untagged(MacA, MacB));
+        p3.Inject(Untagged(MacB, MacC));
+
+        Assert.Equal(p1.Id, p2.Sent[0].IngressPort);
+        Assert.Equal(p1.Id, p3.Sent[0].IngressPort);
+        Assert.Equal(p2.Id, p1.Last.IngressPort);
+        Assert.Equal(p3.Id, p2.Last.IngressPort);
+    }
+
+    [Fact]
+    public void IngressPort_PortRemovedAndAnotherAdded_IdNotReused()
+    {
+        LearningSwitch sw = NewSwitch();
+        TestPort p1 = AddPort(sw, "p1");
+        int first = p1.Id;
+        sw.RemovePort(p1);
+        TestPort p2 = AddPort(sw, "p2");
+
+        Assert.NotEqual(first, p2.Id);
+    }
+
+    [Fact]
+    public void FdbPortLimit_OnePortFloodsSourceMacs_OthersStillLearnedAndUnicastNotFlooded()
+    {
+        LearningSwitch sw = NewSwitch(SwitchOptions.Default with { MaxMacs = 64, MaxMacsPerPort = 8 });
+        TestPort attacker = AddPort(sw, "attacker");
+        TestPort a = AddPort(sw, "a");
+        TestPort b = AddPort(sw, "b");
+
+        for (ulong i = 0; i < 200; i++)
+        {
+            attacker.Inject(Untagged(Broadcast, 0x02_00_00_10_00_00UL + i));
+        }
+
+        a.Inject(Untagged(Broadcast, MacA));
+        b.Inject(Untagged(Broadcast, MacB));
+        int attackerSeen = attacker.Sent.Count;
+        a.Inject(Untagged(MacB, MacA));
+
+        // Unicast between the two honest guests goes to b only, not to the attacker.
+        Assert.Equal(attackerSeen, attacker.Sent.Count);
+        Assert.Equal(MacA, Ethernet.Source(b.Last.Bytes));
+        Assert.Equal(192, sw.Counters.FdbPortLimit);
+        Assert.Equal(10, sw.Counters.FdbEntries);
+        Assert.Equal(0, sw.Counters.FdbFull);
+        // The frames over the limit were still forwarded: a saw all 200, and b's broadcast.
+        Assert.Equal(201, a.Sent.Count);
+    }
+
+    [Fact]
+    public void FdbPortLimit_AtLimit_KnownAddressRefreshes_NoMoveOntoFullPort()
+    {
+        LearningSwitch sw = NewSwitch(SwitchOptions.Default with { MaxMacsPerPort = 1 });
+        TestPort p1 = AddPort(sw, "p1");
+        TestPort p2 = AddPort(sw, "p2");
+        p1.Inject(Untagged(Broadcast, MacA));
+        p2.Inject(Untagged(Broadcast, MacB));
+
+        Clock.Advance(TimeSpan.FromSeconds(200));
+        p1.Inject(Untagged(Broadcast, MacA));
+        p1.Inject(Untagged(Broadcast, MacB)); // p1 is full: MacB stays on p2
+        Clock.Advance(TimeSpan.FromSeconds(200));
+        Assert.Equal(1, sw.AgeOut());
+
+        FdbEntry entry = Assert.Single(sw.SnapshotFdb());
+        Assert.Equal("p1", entry.Port);
+        Assert.Equal(MacA, entry.Mac);
+        Assert.Equal(1, sw.Counters.FdbPortLimit);
+    }
+
+    [Fact]
+    public void FdbPortLimit_EntriesAgeOut_PortMayLearnAgain()
+    {
+        LearningSwitch sw = NewSwitch(SwitchOptions.Default with { MaxMacsPerPort = 1 });
+        TestPort p1 = AddPort(sw, "p1");
+        AddPort(sw, "p2");
+        p1.Inject(Untagged(Broadcast, MacA));
+        p1.Inject(Untagged(Broadcast, MacB));
+        Clock.Advance(SwitchOptions.DefaultMacAgeing);
+        sw.AgeOut();
+        p1.Inject(Untagged(Broadcast, MacB));
+
+        Assert.Equal(MacB, Assert.Single(sw.SnapshotFdb()).Mac);
+        Assert.Equal(1, sw.Counters.FdbPortLimit);
+    }
+
+    [Fact]
     public void Forwarding_UnknownUnicast_FloodsToEveryOtherPort()
     {
         LearningSwitch sw = NewSwitch();

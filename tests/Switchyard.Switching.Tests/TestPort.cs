@@ -6,7 +6,7 @@ using Switchyard.Core.Ports;
 namespace Switchyard.Switching.Tests;
 
 /// <summary>A frame as it left the switch: the bytes on the wire plus the instruction that made them.</summary>
-internal sealed record SentFrame(byte[] Bytes, VlanRewrite Rewrite, ushort TagControl, OffloadInfo Offload);
+internal sealed record SentFrame(byte[] Bytes, VlanRewrite Rewrite, ushort TagControl, OffloadInfo Offload, int IngressPort = 0);
 
 internal sealed class TestPort(string name, PortOffloads offloads = PortOffloads.None) : Port(name)
 {
@@ -34,7 +34,7 @@ internal sealed class TestPort(string name, PortOffloads offloads = PortOffloads
         byte[] bytes = new byte[frame.Length];
         int written = frame.CopyTo(bytes);
         Assert.Equal(bytes.Length, written);
-        Sent.Add(new SentFrame(bytes, frame.Rewrite, frame.TagControl, frame.Offload));
+        Sent.Add(new SentFrame(bytes, frame.Rewrite, frame.TagControl, frame.Offload, frame.IngressPort));
         Counters.CountTx(bytes.Length);
         OnTransmit?.Invoke(this);
     }

@@ -3,7 +3,9 @@
 // Theory of operation: the switch never copies a frame to rewrite its VLAN tag. It hands each egress
 // port the ingress bytes plus a rewrite instruction, and the port applies the instruction while it
 // copies the frame into its own medium (a socket staging buffer, guest RX buffers, a tap write). So a
-// frame crosses the switch with exactly the copy its egress medium needs and no other.
+// frame crosses the switch with exactly the copy its egress medium needs and no other. The frame also
+// says which port it came in on (Port.Id, one int): the NAT gateway keys its per-guest budgets on it,
+// since a peer can forge every address in the frame but not the attachment it was received on.
 using System.Buffers.Binary;
 
 namespace Switchyard.Core.Frames;
@@ -43,6 +45,10 @@ public readonly ref struct EgressFrame
         : this(data, VlanRewrite.None, 0, OffloadInfo.None)
     {
     }
+
+    /// <summary>The <see cref="Ports.Port.Id"/> of the port the frame was received on; 0 when unknown
+    /// (frames not switched, tests).</summary>
+    public int IngressPort { get; init; }
 
     /// <summary>The frame as it entered the switch.</summary>
     public ReadOnlySpan<byte> Data { get; }

@@ -67,8 +67,18 @@ public abstract class Port
     /// <summary>Set when the port is attached to a switch.</summary>
     public IFrameSink? Sink { get; private set; }
 
+    /// <summary>The number its switch gave it when it was attached (1, 2, ...; never reused on that switch),
+    /// 0 before. It travels with every frame the port sends as <see cref="EgressFrame.IngressPort"/>, so an
+    /// egress port that accounts for resources per attachment (the gateway's flow, lease and buffer limits)
+    /// keys them on the attachment and not on an address the peer chooses.</summary>
+    public int Id { get; private set; }
+
     /// <summary>Attaches the port to its sink. Called once, on the loop.</summary>
-    public void Attach(IFrameSink sink)
+    public void Attach(IFrameSink sink) => Attach(sink, 0);
+
+    /// <summary>Attaches the port to its sink under the number <paramref name="id"/> (see <see cref="Id"/>).
+    /// Called once, on the loop.</summary>
+    public void Attach(IFrameSink sink, int id)
     {
         ArgumentNullException.ThrowIfNull(sink);
         if (Sink is not null)
@@ -77,6 +87,7 @@ public abstract class Port
         }
 
         Sink = sink;
+        Id = id;
     }
 
     /// <summary>Starts I/O (registers with the loop). Called once after Attach, on the loop.</summary>

@@ -34,6 +34,10 @@ public static class Defaults
     /// <summary>Forwarding-table capacity per network; beyond it, unknown sources are not learned.</summary>
     public const int MaxMacs = 8192;
 
+    /// <summary>Forwarding-table entries one port may hold (max-macs-per-port); beyond it that port's new
+    /// source addresses are not learned, so one peer's MAC flood cannot fill the table for the others.</summary>
+    public const int MaxMacsPerPort = 1024;
+
     /// <summary>A network floods everything only when asked to (hub: true).</summary>
     public const bool Hub = false;
 

@@ -33,6 +33,12 @@ public static class GatewaySpec
     /// <summary>Options that take a list (repeat the option in text, a YAML list in a mapping).</summary>
     internal static readonly string[] ListKeys = ["dnssearch", "dns-upstream", "hostfwd"];
 
+    /// <summary>The smallest relay budget: two 32 KiB chunks, so one flow can move data at all.</summary>
+    private const int MinRelayBuffer = 65536;
+
+    /// <summary>The DHCP server's binding table size: the largest useful max-leases-per-port.</summary>
+    private const int DhcpMaxBindings = 4096;
+
     /// <summary>Every option a gateway takes, in canonical order.</summary>
     internal static readonly string[] Keys =
     [
@@ -40,6 +46,7 @@ public static class GatewaySpec
         "ipv6", "ipv6-net", "ipv6-prefix", "ipv6-prefixlen", "ipv6-host", "ipv6-dns",
         "hostname", "domainname", "dnssearch", "mtu", "restrict", "host-loopback",
         "dns-upstream", "hostfwd", "lease-time", "max-flows", "max-flows-per-guest",
+        "max-leases-per-port", "relay-buffer", "relay-buffer-per-port",
     ];
 
     private static readonly string[] Ipv6Keys = ["ipv6-net", "ipv6-prefix", "ipv6-prefixlen", "ipv6-host", "ipv6-dns"];
@@ -166,6 +173,9 @@ public static class GatewaySpec
         Add("lease-time", ((long)options.LeaseTime.TotalSeconds).ToString(CultureInfo.InvariantCulture));
         Add("max-flows", options.MaxFlows.ToString(CultureInfo.InvariantCulture));
         Add("max-flows-per-guest", options.MaxFlowsPerGuest.ToString(CultureInfo.InvariantCulture));
+        Add("max-leases-per-port", options.MaxLeasesPerPort.ToString(CultureInfo.InvariantCulture));
+        Add("relay-buffer", options.RelayBufferBytes.ToString(CultureInfo.InvariantCulture));
+        Add("relay-buffer-per-port", options.RelayBufferBytesPerPort.ToString(CultureInfo.InvariantCulture));
         return sb.ToString();
     }
 
@@ -296,6 +306,9 @@ public static class GatewaySpec
         bool? hostLoopback = ReadBool(single, "host-loopback", lenientBooleans, Error);
         int? maxFlows = ReadInt(single, "max-flows", $"a whole number from 1 to {Defaults.MaxGatewayFlowsLimit}", Error);
         int? maxPerGuest = ReadInt(single, "max-flows-per-guest", "a whole number, 1 or more, at most max-flows", Error);
+        int? maxLeasesPerPort = ReadInt(single, "max-leases-per-port", $"a whole number from 1 to {DhcpMaxBindings}", Error);
+        int? relayBuffer = ReadInt(single, "relay-buffer", $"a number of bytes from {MinRelayBuffer} to {int.MaxValue}", Error);
+        int? relayBufferPerPort = ReadInt(single, "relay-buffer-per-port", $"a number of bytes from {MinRelayBuffer}, at most relay-buffer", Error);
         TimeSpan? leaseTime = null;
         if (single.TryGetValue("lease-time", out string? leaseText))
         {
@@ -401,6 +414,9 @@ public static class GatewaySpec
             LeaseTime = leaseTime ?? d.LeaseTime,
             MaxFlows = maxFlows ?? d.MaxFlows,
             MaxFlowsPerGuest = maxPerGuest ?? d.MaxFlowsPerGuest,
+            MaxLeasesPerPort = maxLeasesPerPort ?? d.MaxLeasesPerPort,
+            RelayBufferBytes = relayBuffer ?? d.RelayBufferBytes,
+            RelayBufferBytesPerPort = relayBufferPerPort ?? d.RelayBufferBytesPerPort,
         };
 
         // Rules between options; a message about an option that already failed to parse would only repeat it.
@@ -526,6 +542,20 @@ public static class GatewaySpec
         else if (o.MaxFlowsPerGuest < 1 || o.MaxFlowsPerGuest > o.MaxFlows)
         {
             report(["max-flows-per-guest", "max-flows"], $"max-flows-per-guest {o.MaxFlowsPerGuest} is out of range (1 to max-flows, {o.MaxFlows}; default {GatewayOptions.Default.MaxFlowsPerGuest})");
+        }
+
+        if (o.MaxLeasesPerPort is < 1 or > DhcpMaxBindings)
+        {
+            report(["max-leases-per-port"], $"max-leases-per-port {o.MaxLeasesPerPort} is out of range (1 to {DhcpMaxBindings}; default {GatewayOptions.Default.MaxLeasesPerPort})");
+        }
+
+        if (o.RelayBufferBytes < MinRelayBuffer || o.RelayBufferBytes > int.MaxValue)
+        {
+            report(["relay-buffer"], $"relay-buffer {o.RelayBufferBytes} is out of range ({MinRelayBuffer} to {int.MaxValue} bytes; default {GatewayOptions.Default.RelayBufferBytes})");
+        }
+        else if (o.RelayBufferBytesPerPort < MinRelayBuffer || o.RelayBufferBytesPerPort > o.RelayBufferBytes)
+        {
+            report(["relay-buffer-per-port", "relay-buffer"], $"relay-buffer-per-port {o.RelayBufferBytesPerPort} is out of range ({MinRelayBuffer} to relay-buffer, {o.RelayBufferBytes} bytes; default {GatewayOptions.Default.RelayBufferBytesPerPort})");
         }
 
         // Names handed to guests.

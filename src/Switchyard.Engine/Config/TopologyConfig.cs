@@ -51,6 +51,9 @@ public sealed record NetworkConfig(string Name, bool Hub, TimeSpan MacAgeing, in
     /// <summary>The network's NAT gateway (an internal port named "gateway"); null for none.</summary>
     public GatewayOptions? Gateway { get; init; }
 
+    /// <summary>max-macs-per-port: forwarding-table entries one port may hold.</summary>
+    public int MaxMacsPerPort { get; init; } = Defaults.MaxMacsPerPort;
+
     /// <summary>A learning switch with the default ageing time and table size.</summary>
     public NetworkConfig(string name, ImmutableArray<PortConfig> ports)
         : this(name, Defaults.Hub, Defaults.MacAgeing, Defaults.MaxMacs, ports)
@@ -60,7 +63,7 @@ public sealed record NetworkConfig(string Name, bool Hub, TimeSpan MacAgeing, in
     // ImmutableArray compares by reference; a configuration compares by content.
     public bool Equals(NetworkConfig? other) =>
         other is not null && Name == other.Name && Hub == other.Hub && MacAgeing == other.MacAgeing
-        && MaxMacs == other.MaxMacs && SequenceEqual(Ports, other.Ports) && Equals(Gateway, other.Gateway);
+        && MaxMacs == other.MaxMacs && MaxMacsPerPort == other.MaxMacsPerPort && SequenceEqual(Ports, other.Ports) && Equals(Gateway, other.Gateway);
 
     public override int GetHashCode()
     {
@@ -69,6 +72,7 @@ public sealed record NetworkConfig(string Name, bool Hub, TimeSpan MacAgeing, in
         hash.Add(Hub);
         hash.Add(MacAgeing);
         hash.Add(MaxMacs);
+        hash.Add(MaxMacsPerPort);
         hash.Add(Gateway);
         foreach (PortConfig port in Ports.IsDefault ? [] : Ports)
         {
@@ -210,6 +214,12 @@ public sealed record TopologyConfig
             if (network.MaxMacs is < 1 or > Defaults.MaxMacsLimit)
             {
                 report(new(n, -1, "max-macs"), $"max-macs {network.MaxMacs} is out of range (1 to {Defaults.MaxMacsLimit}; default {Defaults.MaxMacs})");
+            }
+
+            if (network.MaxMacsPerPort is < 1 or > Defaults.MaxMacsLimit)
+            {
+                // Above max-macs it is allowed and simply never reached: the table fills first.
+                report(new(n, -1, "max-macs-per-port"), $"max-macs-per-port {network.MaxMacsPerPort} is out of range (1 to {Defaults.MaxMacsLimit}; default {Defaults.MaxMacsPerPort})");
             }
 
             if (network.Gateway is { } gateway)

@@ -2,7 +2,7 @@
 //
 // Theory of operation: networks are matched by name, ports by name within their network, forwards
 // by their whole rule. A network that is only in the new topology is added, one only in the old is
-// removed. A network whose switch settings (hub, mac-ageing, max-macs) changed is recreated, since
+// removed. A network whose switch settings (hub, mac-ageing, max-macs, max-macs-per-port) changed is recreated, since
 // a running switch cannot change them; every other change is applied inside the running network:
 // ports added and removed, a port whose netdev spec or VLAN changed recreated (that one port only),
 // gateway forwards added and removed, and a gateway whose other options changed recreated. A port or
@@ -210,6 +210,11 @@ public static class TopologyDiff
         if (old.MaxMacs != next.MaxMacs)
         {
             reasons.Add($"max-macs {old.MaxMacs} -> {next.MaxMacs}");
+        }
+
+        if (old.MaxMacsPerPort != next.MaxMacsPerPort)
+        {
+            reasons.Add($"max-macs-per-port {old.MaxMacsPerPort} -> {next.MaxMacsPerPort}");
         }
 
         return reasons.Count == 0 ? null : string.Join(", ", reasons);

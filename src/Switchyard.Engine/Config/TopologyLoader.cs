@@ -15,6 +15,7 @@
 //       hub: false             # optional
 //       mac-ageing: 300        # seconds, or "300s" / "5m" / "1h"; optional
 //       max-macs: 8192         # optional
+//       max-macs-per-port: 1024 # optional
 //       gateway: true          # optional NAT gateway: true (defaults), false (none, the default in a
 //                              # file), "user,net=...,hostfwd=..." or a mapping with the same keys
 //                              # (lists for dnssearch, dns-upstream, hostfwd); see docs/gateway.md
@@ -37,7 +38,7 @@ namespace Switchyard.Engine.Config;
 public static class TopologyLoader
 {
     private static readonly string[] RootKeys = ["networks", "http"];
-    private static readonly string[] NetworkKeys = ["name", "hub", "mac-ageing", "max-macs", "gateway", "ports"];
+    private static readonly string[] NetworkKeys = ["name", "hub", "mac-ageing", "max-macs", "max-macs-per-port", "gateway", "ports"];
     private static readonly string[] PortKeys = ["name", "netdev", "vlan", "trunk", "native-vlan"];
 
     /// <summary>Parses <paramref name="yamlText"/>. Throws <see cref="ConfigException"/> listing every
@@ -239,6 +240,9 @@ public static class TopologyLoader
             bool hub = keys.TryGetValue("hub", out YamlNode? hubNode) ? GetBool(hubNode, path + ".hub") ?? Defaults.Hub : Defaults.Hub;
             TimeSpan ageing = keys.TryGetValue("mac-ageing", out YamlNode? ageingNode) ? GetDuration(ageingNode, path + ".mac-ageing") ?? Defaults.MacAgeing : Defaults.MacAgeing;
             int maxMacs = keys.TryGetValue("max-macs", out YamlNode? maxNode) ? GetInt(maxNode, path + ".max-macs") ?? Defaults.MaxMacs : Defaults.MaxMacs;
+            int maxMacsPerPort = keys.TryGetValue("max-macs-per-port", out YamlNode? perPortNode)
+                ? GetInt(perPortNode, path + ".max-macs-per-port") ?? Defaults.MaxMacsPerPort
+                : Defaults.MaxMacsPerPort;
 
             var ports = ImmutableArray.CreateBuilder<PortConfig>();
             if (keys.TryGetValue("ports", out YamlNode? portsNode) && !IsNull(portsNode))
@@ -263,7 +267,7 @@ public static class TopologyLoader
             GatewayOptions? gateway = keys.TryGetValue("gateway", out YamlNode? gatewayNode)
                 ? ReadGateway(gatewayNode, path + ".gateway")
                 : Defaults.GatewayInFile ? GatewayOptions.Default : null;
-            return new NetworkConfig(name, hub, ageing, maxMacs, ports.ToImmutable()) { Gateway = gateway };
+            return new NetworkConfig(name, hub, ageing, maxMacs, ports.ToImmutable()) { Gateway = gateway, MaxMacsPerPort = maxMacsPerPort };
         }
 
         // true (defaults), false (none), "user,..." text, or a mapping of the same options.

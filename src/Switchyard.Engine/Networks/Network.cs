@@ -54,7 +54,7 @@ public sealed partial class Network
         this.loop = loop;
         this.logger = logger;
         this.events = events;
-        var options = new SwitchOptions { Hub = config.Hub, MacAgeing = config.MacAgeing, MaxMacs = config.MaxMacs };
+        var options = new SwitchOptions { Hub = config.Hub, MacAgeing = config.MacAgeing, MaxMacs = config.MaxMacs, MaxMacsPerPort = config.MaxMacsPerPort };
         Switch = new LearningSwitch(config.Name, loop.Clock, options, OnPortClosed);
         ageingTimer = loop.CreateTimer(AgeOut);
     }

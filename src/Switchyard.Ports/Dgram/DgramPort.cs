@@ -12,6 +12,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Switchyard.Core.Frames;
+using Switchyard.Core.Host;
 using Switchyard.Core.Loop;
 using Switchyard.Core.Ports;
 using Switchyard.Native;
@@ -36,9 +37,13 @@ public sealed partial class DgramPort : Port, IIoHandler
     private bool connected;
     private long lastConnectAttempt;
 
+    /// <summary>The bound inet address and port, registered so the NAT gateway never carries a guest here.</summary>
+    private IDisposable? own;
+
     private DgramPort(string name, IEventLoop loop, ILogger logger, Socket socket, EndPoint remote, string? localPath)
         : base(name)
     {
+        own = OwnEndpoints.Process.Register(OwnProtocol.Udp, socket.LocalEndPoint);
         this.loop = loop;
         this.logger = logger;
         this.socket = socket;
@@ -170,6 +175,8 @@ public sealed partial class DgramPort : Port, IIoHandler
     {
         registration?.Dispose();
         registration = null;
+        own?.Dispose();
+        own = null;
         socket?.Dispose();
         socket = null;
         if (localPath is not null)

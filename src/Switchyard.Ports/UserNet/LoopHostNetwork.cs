@@ -20,8 +20,14 @@
 // Data path: Send/Receive/SendTo/ReceiveFrom are one syscall each with stack-allocated addresses;
 // nothing allocates. Dispose deregisters, then closes (TCP: a graceful FIN after queued data); Abort
 // sets SO_LINGER {1, 0} first so the close sends an RST. Both are idempotent.
+//
+// Own endpoints: a forward's listener or bound UDP socket is registered in OwnEndpoints.Process with its
+// real address and port until it closes, so the gateway does not carry a guest back into its own forward
+// (a loop through 10.0.2.2). IsLocalAddress asks the kernel whether an address is this host's: bind(2)
+// of a throwaway UDP socket to it succeeds only then.
 using System.Buffers.Binary;
 using System.Globalization;
+using Switchyard.Core.Host;
 using Switchyard.Core.Loop;
 using Switchyard.Native;
 using Switchyard.Protocols;
@@ -116,6 +122,7 @@ public sealed class LoopHostNetwork : IHostNetwork
         }
 
         var listener = new TcpListener(fd, owner, loop);
+        listener.Own = RegisterOwn(OwnProtocol.Tcp, fd);
         return Register(listener, IoEvents.Readable, out int errno)
             ? listener
             : throw Failure("tcp", address, port, errno);
@@ -125,10 +132,45 @@ public sealed class LoopHostNetwork : IHostNetwork
     {
         ArgumentNullException.ThrowIfNull(owner);
         int fd = BindOrThrow(InetSocketKind.Udp, address, port, out bool v6);
-        var socket = new DatagramSocket(fd, owner, v6);
+        var socket = new DatagramSocket(fd, owner, v6) { Own = RegisterOwn(OwnProtocol.Udp, fd) };
         return Register(socket, IoEvents.Readable, out int errno)
             ? socket
             : throw Failure("udp", address, port, errno);
+    }
+
+    /// <summary>True when <paramref name="address"/> is an address of this host: a UDP socket binds to it.</summary>
+    public bool IsLocalAddress(IpAddr address)
+    {
+        if (address.IsLoopback)
+        {
+            return true;
+        }
+
+        bool v6 = !address.IsV4;
+        int fd = Sockets.Open(InetSocketKind.Udp, v6, out _);
+        if (fd < 0)
+        {
+            // Cannot tell: say yes, so a wildcard-bound own endpoint stays out of reach.
+            return true;
+        }
+
+        Span<byte> bytes = stackalloc byte[16];
+        int rc = Sockets.Bind(fd, bytes[..Write(address, v6, bytes)], 0);
+        FileDescriptors.Close(fd);
+        return rc == 0;
+    }
+
+    /// <summary>Registers the local address and port of bound <paramref name="fd"/> as an own endpoint.</summary>
+    private static IDisposable RegisterOwn(OwnProtocol protocol, int fd)
+    {
+        Span<byte> bytes = stackalloc byte[Sockets.AddressBufferLength];
+        if (Sockets.GetLocalAddress(fd, bytes, out ushort port) != 0)
+        {
+            return OwnEndpoints.Process.Register(protocol, null);
+        }
+
+        var local = IpAddr.Read(bytes);
+        return OwnEndpoints.Process.Register(protocol, local.High, local.Low, port);
     }
 
     /// <summary>Writes <paramref name="address"/> as a socket of the given family takes it: 4 bytes for an
@@ -259,6 +301,9 @@ public sealed class LoopHostNetwork : IHostNetwork
 
         public IoRegistration? Registration { get; set; }
 
+        /// <summary>The own-endpoint registration of a forward's socket (null for flow sockets).</summary>
+        public IDisposable? Own { get; set; }
+
         public IpAddr LocalAddress
         {
             get
@@ -301,6 +346,8 @@ public sealed class LoopHostNetwork : IHostNetwork
             // Deregister before close: a closed number can be reused by the next socket at once.
             Registration?.Dispose();
             Registration = null;
+            Own?.Dispose();
+            Own = null;
             FileDescriptors.Close(fd);
             fd = -1;
         }

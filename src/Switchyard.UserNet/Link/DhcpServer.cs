@@ -8,7 +8,11 @@
 // remains, the least recently used binding that is not an active lease (released, expired, or an
 // offer nobody took) is taken over; if every binding is active the pool is exhausted and the request
 // is dropped and counted. Declined addresses (DHCPDECLINE: another host answers for them) are held out
-// of the pool for DeclineHold (at most MaxBindings of them at a time).
+// of the pool for DeclineHold (at most MaxBindings of them at a time). Each binding remembers the switch
+// port its first message came in on (GuestPacket.IngressPort), and one port may hold at most
+// Options.MaxLeasesPerPort bindings: a new MAC from a port at its limit takes over that port's own least
+// recently used inactive binding, or is refused and counted (dhcp_port_lease_limit), so one namespace
+// cycling through MACs cannot empty the pool for the next guest.
 //
 // Messages follow RFC 2131 §4.3: DISCOVER → OFFER; REQUEST in SELECTING state (server identifier
 // present) → ACK if it names our offer, silence if it names another server, NAK otherwise; in
@@ -29,6 +33,9 @@ namespace Switchyard.UserNet.Link;
 internal sealed class DhcpServer
 {
     public const int MaxBindings = 4096;
+
+    /// <summary>LeastRecentlyUsedInactive's "any port".</summary>
+    private const int AnyPort = int.MinValue;
     public static readonly TimeSpan OfferHold = TimeSpan.FromSeconds(60);
     public static readonly TimeSpan DeclineHold = TimeSpan.FromMinutes(10);
     private const int MaxHostnameLength = 63;
@@ -38,6 +45,7 @@ internal sealed class DhcpServer
     private readonly Dictionary<ulong, Binding> byMac = [];
     private readonly Dictionary<uint, Binding> byAddress = [];
     private readonly Dictionary<uint, DateTimeOffset> declined = [];
+    private readonly Dictionary<int, int> bindingsPerPort = [];
     private readonly uint server;
     private readonly uint dns;
     private readonly uint mask;
@@ -76,7 +84,6 @@ internal sealed class DhcpServer
     /// <summary>A DHCP message (UDP payload) that arrived on port 67 of a gateway address.</summary>
     public void OnMessage(in GuestPacket packet, ReadOnlySpan<byte> payload)
     {
-        _ = packet;
         if (!DhcpMessage.TryParse(payload, out DhcpMessage m)
             || m.Op != DhcpMessage.OpRequest
             || m.HardwareType != 1
@@ -91,10 +98,10 @@ internal sealed class DhcpServer
         switch (m.MessageType)
         {
             case DhcpMessage.Discover:
-                OnDiscover(in m);
+                OnDiscover(in m, packet.IngressPort);
                 break;
             case DhcpMessage.Request:
-                OnRequest(in m);
+                OnRequest(in m, packet.IngressPort);
                 break;
             case DhcpMessage.Decline:
                 OnDecline(in m);
@@ -129,14 +136,14 @@ internal sealed class DhcpServer
         return list;
     }
 
-    private void OnDiscover(in DhcpMessage m)
+    private void OnDiscover(in DhcpMessage m, int port)
     {
         DateTimeOffset now = context.Clock.GetUtcNow();
         m.TryGetAddressOption(DhcpMessage.OptionRequestedAddress, out uint requested);
-        Binding? b = FindOrAllocate(m.ClientMac, requested, now);
+        Binding? b = FindOrAllocate(m.ClientMac, requested, now, port);
         if (b is null)
         {
-            counters.Drop(GatewayDrop.DhcpPoolExhausted);
+            // Counted by FindOrAllocate (pool exhausted, or the port's lease limit).
             return;
         }
 
@@ -152,7 +159,7 @@ internal sealed class DhcpServer
         counters.Count(GatewayEvent.DhcpOffers);
     }
 
-    private void OnRequest(in DhcpMessage m)
+    private void OnRequest(in DhcpMessage m, int port)
     {
         DateTimeOffset now = context.Clock.GetUtcNow();
         ulong mac = m.ClientMac;
@@ -212,7 +219,7 @@ internal sealed class DhcpServer
         // address over our restart), else the client must start over (NAK).
         if (b is null && InPool(wanted) && !byAddress.ContainsKey(wanted) && !IsDeclined(wanted, now))
         {
-            Binding? fresh = FindOrAllocate(mac, wanted, now);
+            Binding? fresh = FindOrAllocate(mac, wanted, now, port);
             if (fresh is not null && fresh.Address == wanted)
             {
                 Ack(in m, fresh, now);
@@ -353,7 +360,7 @@ internal sealed class DhcpServer
         context.Link.Send(frame[..frameLength], OffloadInfo.None);
     }
 
-    private Binding? FindOrAllocate(ulong mac, uint requested, DateTimeOffset now)
+    private Binding? FindOrAllocate(ulong mac, uint requested, DateTimeOffset now, int port)
     {
         if (byMac.TryGetValue(mac, out Binding? existing))
         {
@@ -363,6 +370,19 @@ internal sealed class DhcpServer
             }
 
             Remove(existing);
+        }
+
+        if (bindingsPerPort.TryGetValue(port, out int held) && held >= context.Options.MaxLeasesPerPort)
+        {
+            // The port is at its limit: a new MAC may only take over one of the port's own spent bindings.
+            Binding? own = LeastRecentlyUsedInactive(now, port);
+            if (own is null)
+            {
+                counters.Drop(GatewayDrop.DhcpPortLeaseLimit);
+                return null;
+            }
+
+            Remove(own);
         }
 
         uint address = 0;
@@ -378,9 +398,10 @@ internal sealed class DhcpServer
 
         if (address == 0)
         {
-            Binding? victim = LeastRecentlyUsedInactive(now);
+            Binding? victim = LeastRecentlyUsedInactive(now, AnyPort);
             if (victim is null)
             {
+                counters.Drop(GatewayDrop.DhcpPoolExhausted);
                 return null;
             }
 
@@ -388,9 +409,10 @@ internal sealed class DhcpServer
             address = victim.Address;
         }
 
-        var b = new Binding(mac, address) { Expires = now, LastUsed = now };
+        var b = new Binding(mac, address, port) { Expires = now, LastUsed = now };
         byMac[mac] = b;
         byAddress[address] = b;
+        bindingsPerPort[port] = bindingsPerPort.GetValueOrDefault(port) + 1;
         return b;
     }
 
@@ -418,12 +440,14 @@ internal sealed class DhcpServer
         return 0;
     }
 
-    private Binding? LeastRecentlyUsedInactive(DateTimeOffset now)
+    /// <summary>The least recently used binding that is not an active lease, of <paramref name="port"/>
+    /// (or of any port with AnyPort); null if none.</summary>
+    private Binding? LeastRecentlyUsedInactive(DateTimeOffset now, int port)
     {
         Binding? best = null;
         foreach (Binding b in byMac.Values)
         {
-            if (!b.IsActive(now) && (best is null || b.LastUsed < best.LastUsed))
+            if ((port == AnyPort || b.Port == port) && !b.IsActive(now) && (best is null || b.LastUsed < best.LastUsed))
             {
                 best = b;
             }
@@ -455,6 +479,15 @@ internal sealed class DhcpServer
     {
         byMac.Remove(b.Mac);
         byAddress.Remove(b.Address);
+        int left = bindingsPerPort.GetValueOrDefault(b.Port) - 1;
+        if (left <= 0)
+        {
+            bindingsPerPort.Remove(b.Port);
+        }
+        else
+        {
+            bindingsPerPort[b.Port] = left;
+        }
     }
 
     /// <summary>Keeps the client's option 12, reduced to a DNS label's characters and at most 63 of
@@ -496,11 +529,14 @@ internal sealed class DhcpServer
         Released,
     }
 
-    private sealed class Binding(ulong mac, uint address)
+    private sealed class Binding(ulong mac, uint address, int port)
     {
         public ulong Mac { get; } = mac;
 
         public uint Address { get; } = address;
+
+        /// <summary>The switch port whose budget the binding counts against.</summary>
+        public int Port { get; } = port;
 
         public BindingState State { get; set; } = BindingState.Offered;
 

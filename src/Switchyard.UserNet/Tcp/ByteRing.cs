@@ -1,4 +1,5 @@
-// A bounded byte queue made of fixed-size chunks that are taken only while data is held.
+// A bounded byte queue made of fixed-size chunks that are taken only while data is held, from a
+// budget shared by every flow.
 //
 // Theory of operation: each TCP flow has two of these (guest→host bytes the host socket has not
 // taken yet; host→guest bytes the guest has not acknowledged yet). A flow may hold up to its limit
@@ -8,36 +9,150 @@
 // it buffers. The ring never allocates per packet: chunks are reused through the pool. Readers see
 // the bytes by offset from the front (CopyTo, Contiguous) and consume them with Discard. One owner,
 // one loop: no locks.
+//
+// The budget: the pool lends at most GlobalLimit bytes in all, and at most PortLimit bytes to the flows
+// of one switch port (a RelayAccount per port, shared by its flows). A ring whose port or the whole
+// pool is at its limit gets no new chunk: its Free shrinks to what its chunks still hold, so the flow
+// advertises a smaller (down to zero) window to its guest and stops reading its host socket instead of
+// buffering more, and the refusal is counted (tcp_relay_port_budget, tcp_relay_global_budget). Such a
+// flow asks TcpNat to wake it when chunks come back (Freed). So 600 stalled flows of one guest hold at
+// most PortLimit bytes, and the other ports keep the rest. Returned chunks are kept idle up to MaxIdle
+// and the rest are dropped for the GC, so memory goes back after the flows close.
 namespace Switchyard.UserNet.Tcp;
 
-/// <summary>A free list of equal-sized chunks shared by every flow of one TcpNat; keeps at most
-/// <see cref="MaxIdle"/> idle chunks and lets the rest go to the GC.</summary>
+/// <summary>The relay bytes one switch port's flows hold; shared by those flows (Flows counts them).</summary>
+internal sealed class RelayAccount(int port)
+{
+    public int Port { get; } = port;
+
+    /// <summary>Bytes (whole chunks) lent to this port's rings now.</summary>
+    public long Held { get; set; }
+
+    /// <summary>Flows that use this account; it is forgotten at zero.</summary>
+    public int Flows { get; set; }
+}
+
+/// <summary>A free list of equal-sized chunks shared by every flow of one TcpNat, lent within a global
+/// and a per-port budget; keeps at most <see cref="MaxIdle"/> idle chunks and lets the rest go to the GC.</summary>
 internal sealed class ChunkPool
 {
     public const int ChunkSize = 32 * 1024;
 
     private readonly Stack<byte[]> idle = new();
+    private readonly Dictionary<int, RelayAccount> accounts = [];
+    private readonly GatewayCounters? counters;
 
-    public ChunkPool(int maxIdle = 256) => MaxIdle = maxIdle;
+    public ChunkPool(int maxIdle = 64, long globalLimit = long.MaxValue, long portLimit = long.MaxValue, GatewayCounters? counters = null)
+    {
+        MaxIdle = maxIdle;
+        GlobalLimit = globalLimit;
+        PortLimit = portLimit;
+        this.counters = counters;
+    }
 
     public int MaxIdle { get; }
+
+    /// <summary>Most bytes lent to all rings together.</summary>
+    public long GlobalLimit { get; }
+
+    /// <summary>Most bytes lent to the rings of one port's flows.</summary>
+    public long PortLimit { get; }
 
     /// <summary>Chunks rented and not yet returned (the bytes buffered by every flow, rounded up).</summary>
     public int Outstanding { get; private set; }
 
+    /// <summary>Bytes lent now (Outstanding chunks).</summary>
+    public long Held => (long)Outstanding * ChunkSize;
+
+    /// <summary>Idle chunks kept for reuse.</summary>
+    public int IdleCount => idle.Count;
+
+    /// <summary>Called (once per return) when a chunk comes back, so budget-starved flows can be woken.</summary>
+    public Action? Freed { get; set; }
+
+    /// <summary>The account of <paramref name="port"/>, counted as used by one more flow.</summary>
+    public RelayAccount Acquire(int port)
+    {
+        if (!accounts.TryGetValue(port, out RelayAccount? account))
+        {
+            account = new RelayAccount(port);
+            accounts.Add(port, account);
+        }
+
+        account.Flows++;
+        return account;
+    }
+
+    /// <summary>One flow stops using <paramref name="account"/> (after returning its chunks).</summary>
+    public void Release(RelayAccount account)
+    {
+        if (--account.Flows <= 0 && account.Held == 0)
+        {
+            accounts.Remove(account.Port);
+        }
+    }
+
+    /// <summary>Bytes <paramref name="account"/> may still borrow, in whole chunks.</summary>
+    public long Headroom(RelayAccount? account)
+    {
+        long room = GlobalLimit - Held;
+        if (account is not null)
+        {
+            room = Math.Min(room, PortLimit - account.Held);
+        }
+
+        return room < ChunkSize ? 0 : room - (room % ChunkSize);
+    }
+
+    /// <summary>A chunk lent to <paramref name="account"/>, or null (counted) when its port's or the global
+    /// budget has no room.</summary>
+    public byte[]? TryRent(RelayAccount? account)
+    {
+        if (Held + ChunkSize > GlobalLimit)
+        {
+            counters?.Drop(GatewayDrop.TcpRelayGlobalBudget);
+            return null;
+        }
+
+        if (account is not null)
+        {
+            if (account.Held + ChunkSize > PortLimit)
+            {
+                counters?.Drop(GatewayDrop.TcpRelayPortBudget);
+                return null;
+            }
+
+            account.Held += ChunkSize;
+        }
+
+        return Rent();
+    }
+
+    /// <summary>A chunk outside any budget (tests).</summary>
     public byte[] Rent()
     {
         Outstanding++;
         return idle.TryPop(out byte[]? chunk) ? chunk : GC.AllocateUninitializedArray<byte>(ChunkSize);
     }
 
-    public void Return(byte[] chunk)
+    public void Return(byte[] chunk, RelayAccount? account = null)
     {
         Outstanding--;
+        if (account is not null)
+        {
+            account.Held -= ChunkSize;
+            if (account.Held == 0 && account.Flows <= 0)
+            {
+                accounts.Remove(account.Port);
+            }
+        }
+
         if (idle.Count < MaxIdle)
         {
             idle.Push(chunk);
         }
+
+        Freed?.Invoke();
     }
 }
 
@@ -47,14 +162,16 @@ internal sealed class ByteRing
     private const int ChunkSize = ChunkPool.ChunkSize;
 
     private readonly ChunkPool pool;
+    private readonly RelayAccount? account;
     private readonly byte[]?[] chunks;
     private int first;
     private int chunkCount;
     private int head;
 
-    public ByteRing(ChunkPool pool, int limit)
+    public ByteRing(ChunkPool pool, int limit, RelayAccount? account = null)
     {
         this.pool = pool;
+        this.account = account;
         Limit = limit;
         chunks = new byte[]?[(limit / ChunkSize) + 2];
     }
@@ -63,7 +180,15 @@ internal sealed class ByteRing
 
     public int Count { get; private set; }
 
-    public int Free => Limit - Count;
+    /// <summary>Bytes the ring can take now: up to its limit, within the room its chunks still have and
+    /// what the budget would lend.</summary>
+    public int Free => (int)Math.Min(Limit - Count, TailRoom + pool.Headroom(account));
+
+    /// <summary>True when the budget, not the ring's own limit, is what keeps Free below the limit.</summary>
+    public bool BudgetLimited => TailRoom + pool.Headroom(account) < Limit - Count;
+
+    /// <summary>Room left in the chunks the ring already holds.</summary>
+    private long TailRoom => ((long)chunkCount * ChunkSize) - head - Count;
 
     public bool IsEmpty => Count == 0;
 
@@ -74,7 +199,7 @@ internal sealed class ByteRing
     /// bytes become part of the ring on <see cref="Commit"/>.</summary>
     public Span<byte> GetWriteSpan(int max)
     {
-        int room = Math.Min(Free, max);
+        int room = Math.Min(Limit - Count, max);
         if (room <= 0)
         {
             return [];
@@ -85,7 +210,13 @@ internal sealed class ByteRing
         int offset = tail % ChunkSize;
         if (index == chunkCount)
         {
-            chunks[(first + chunkCount) % chunks.Length] = pool.Rent();
+            // Over budget: no chunk, no bytes (counted by the pool); the caller sees an empty span.
+            if (pool.TryRent(account) is not { } rented)
+            {
+                return [];
+            }
+
+            chunks[(first + chunkCount) % chunks.Length] = rented;
             chunkCount++;
         }
 
@@ -179,7 +310,7 @@ internal sealed class ByteRing
 
     private void ReleaseFirst()
     {
-        pool.Return(chunks[first]!);
+        pool.Return(chunks[first]!, account);
         chunks[first] = null;
         first = (first + 1) % chunks.Length;
         chunkCount--;

@@ -26,6 +26,9 @@
 // → RST to the guest.
 // What it trusts: the guest packet was validated by NatGateway and TcpNat (header, checksum); every
 // sequence and acknowledgment number is checked against our state here before it moves anything.
+// Budget: both rings borrow from the relay budget of the flow's switch port (ByteRing.cs); when it lends
+// no more, the window we advertise shrinks (to zero) and we stop reading the host socket, and TcpNat wakes
+// the flow (OnBudgetAvailable) when chunks come back.
 // What it owns: its host socket, its timer, its two rings (chunks returned to the pool on release).
 using System.Buffers.Binary;
 using Switchyard.Core.Frames;
@@ -79,6 +82,7 @@ internal sealed class TcpFlow
     private readonly GatewayContext context;
     private readonly GatewayCounters counters;
     private readonly LoopTimer timer;
+    private readonly RelayAccount account;
     private readonly ByteRing toHost;
     private readonly ByteRing toGuest;
     private readonly bool v6;
@@ -139,14 +143,14 @@ internal sealed class TcpFlow
         Linger,
     }
 
-    public TcpFlow(TcpNat nat, GatewayContext context, in TcpFlowKey key, ulong guestMac, ulong admittedMac, bool inbound, uint iss)
+    public TcpFlow(TcpNat nat, GatewayContext context, in TcpFlowKey key, ulong guestMac, int admittedPort, bool inbound, uint iss)
     {
         this.nat = nat;
         this.context = context;
         counters = context.Counters;
         Key = key;
         GuestMac = guestMac;
-        AdmittedMac = admittedMac;
+        AdmittedPort = admittedPort;
         Inbound = inbound;
         v6 = !key.Guest.IsV4;
         this.iss = iss;
@@ -155,8 +159,9 @@ internal sealed class TcpFlow
         sndMax = iss;
         sndBase = iss + 1;
         int limit = Math.Max(context.Options.TcpBufferBytes, 4096);
-        toHost = new ByteRing(nat.Pool, limit);
-        toGuest = new ByteRing(nat.Pool, limit);
+        account = nat.Pool.Acquire(admittedPort);
+        toHost = new ByteRing(nat.Pool, limit, account);
+        toGuest = new ByteRing(nat.Pool, limit, account);
         offeredShift = ShiftFor(limit);
         OurMss = context.Options.Mtu - (v6 ? 60 : 40);
         mss = v6 ? 1220 : 536;
@@ -168,8 +173,8 @@ internal sealed class TcpFlow
 
     public ulong GuestMac { get; private set; }
 
-    /// <summary>The MAC the flow was admitted under (FlowLimiter key).</summary>
-    public ulong AdmittedMac { get; }
+    /// <summary>The switch port the flow was admitted under (FlowLimiter key; ForwardsPort for forwards).</summary>
+    public int AdmittedPort { get; }
 
     public bool Inbound { get; }
 
@@ -488,6 +493,11 @@ internal sealed class TcpFlow
         if (!hostEof && toGuest.Free > 0)
         {
             want |= IoEvents.Readable;
+        }
+        else if (!hostEof && toGuest.BudgetLimited)
+        {
+            // Not full, but the port's (or the global) relay budget lends no more: wait for chunks.
+            nat.WaitForBudget(this);
         }
 
         if (!toHost.IsEmpty)
@@ -1071,6 +1081,12 @@ internal sealed class TcpFlow
     private long AdvertisableWindow()
     {
         long free = toHost.Free;
+        if (toHost.BudgetLimited && !guestFin)
+        {
+            // A smaller window than the ring allows: reopen it when the budget has room again.
+            nat.WaitForBudget(this);
+        }
+
         return Math.Min(free, 65535L << rcvShift);
     }
 
@@ -1289,6 +1305,25 @@ internal sealed class TcpFlow
         }
     }
 
+    /// <summary>Set while the flow waits in TcpNat's list of flows held back by the relay budget.</summary>
+    internal bool BudgetWaiting { get; set; }
+
+    /// <summary>Chunks came back to the pool: read the host socket again and reopen the guest's window
+    /// if the budget now allows. On the loop, at the end of an iteration.</summary>
+    internal void OnBudgetAvailable()
+    {
+        if (State is TcpFlowState.Closed or TcpFlowState.Linger)
+        {
+            return;
+        }
+
+        UpdateInterest();
+        if (State == TcpFlowState.Established && AdvertisableWindow() > lastAdvertised)
+        {
+            SendAck();
+        }
+    }
+
     /// <summary>Set while the flow waits in TcpNat's deferred-ACK queue.</summary>
     internal bool AckQueued { get; set; }
 
@@ -1351,6 +1386,7 @@ internal sealed class TcpFlow
         timer.Dispose();
         toGuest.Clear();
         toHost.Clear();
+        nat.Pool.Release(account);
         nat.Remove(this);
     }
 

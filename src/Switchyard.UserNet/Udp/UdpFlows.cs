@@ -13,11 +13,14 @@ namespace Switchyard.UserNet.Udp;
 internal readonly record struct UdpFlowKey(IpAddr Guest, ushort GuestPort, IpAddr Remote, ushort RemotePort);
 
 /// <summary>A guest-initiated flow on a connected host socket.</summary>
-internal sealed class UdpFlow(UdpFlowKey key, ulong guestMac, IHostDatagramSocket socket, long now)
+internal sealed class UdpFlow(UdpFlowKey key, ulong guestMac, int admittedPort, IHostDatagramSocket socket, long now)
 {
     public UdpFlowKey Key { get; } = key;
 
     public ulong GuestMac { get; } = guestMac;
+
+    /// <summary>The switch port the flow was admitted under (FlowLimiter key).</summary>
+    public int AdmittedPort { get; } = admittedPort;
 
     public IHostDatagramSocket Socket { get; } = socket;
 

@@ -408,6 +408,25 @@ public sealed class GatewaySpecTests
         Assert.Contains("max-flows-per-guest 200 is out of range (1 to max-flows, 100", Assert.Single(Errors("max-flows=100,max-flows-per-guest=200")), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void RelayBuffer_GivenParsed_PerPortAboveGlobalRejected()
+    {
+        Assert.True(GatewaySpec.TryParse("relay-buffer=1048576,relay-buffer-per-port=131072", out GatewayOptions? o, out _));
+        Assert.Equal(1048576, o!.RelayBufferBytes);
+        Assert.Equal(131072, o.RelayBufferBytesPerPort);
+        Assert.Contains("relay-buffer-per-port 2097152 is out of range", Assert.Single(Errors("relay-buffer=1048576,relay-buffer-per-port=2097152")), StringComparison.Ordinal);
+        Assert.Contains("relay-buffer 100 is out of range", Assert.Single(Errors("relay-buffer=100")), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void MaxLeasesPerPort_GivenOrDefaulted_ZeroRejected()
+    {
+        Assert.True(GatewaySpec.TryParse("max-leases-per-port=5", out GatewayOptions? o, out _));
+        Assert.Equal(5, o!.MaxLeasesPerPort);
+        Assert.Equal(32, GatewayOptions.Default.MaxLeasesPerPort);
+        Assert.Contains("max-leases-per-port 0 is out of range", Assert.Single(Errors("max-leases-per-port=0")), StringComparison.Ordinal);
+    }
+
     // ---- Names and upstreams ----
 
     [Fact]

@@ -22,6 +22,17 @@ public sealed class TopologyLoaderTests
         """;
 
     [Fact]
+    public void Load_MaxMacsPerPort_ReadAndDefaulted()
+    {
+        TopologyConfig given = TopologyLoader.Load("networks:\n  - name: lab\n    max-macs-per-port: 16\n    ports: []\n");
+        TopologyConfig defaulted = TopologyLoader.Load("networks:\n  - name: lab\n    ports: []\n");
+
+        Assert.Equal(16, given.Networks[0].MaxMacsPerPort);
+        Assert.Equal(Defaults.MaxMacsPerPort, defaulted.Networks[0].MaxMacsPerPort);
+        Assert.Throws<ConfigException>(() => TopologyLoader.Load("networks:\n  - name: lab\n    max-macs-per-port: 0\n    ports: []\n"));
+    }
+
+    [Fact]
     public void Load_DocumentedExample_GivesTypedTopology()
     {
         TopologyConfig topology = TopologyLoader.Load(Example);
@@ -100,7 +111,7 @@ public sealed class TopologyLoaderTests
                 mac-aging: 300
             """));
 
-        Assert.Equal("line 3: networks[0]: unknown key 'mac-aging' (did you mean 'mac-ageing'? valid keys here: name, hub, mac-ageing, max-macs, gateway, ports)", error);
+        Assert.Equal("line 3: networks[0]: unknown key 'mac-aging' (did you mean 'mac-ageing'? valid keys here: name, hub, mac-ageing, max-macs, max-macs-per-port, gateway, ports)", error);
     }
 
     [Fact]

@@ -134,7 +134,7 @@ public class DhcpServerTests
     [Fact]
     public void Pool_SlashTwentyFour_HoldsTwoHundredFortyGuestsThenExhausted()
     {
-        var h = new LinkHarness();
+        var h = new LinkHarness(GatewayOptions.Default with { MaxLeasesPerPort = 1000 });
         var seen = new HashSet<uint>();
         for (ulong i = 0; i < 240; i++)
         {
@@ -148,6 +148,42 @@ public class DhcpServerTests
         h.Deliver(LinkHarness.DhcpFrame(0x5254_0002_0000UL, DhcpMessage.Discover));
         Assert.Empty(h.Take());
         Assert.Equal(1, h.Counters.Drops(GatewayDrop.DhcpPoolExhausted));
+    }
+
+    [Fact]
+    public void PortLeaseLimit_OnePortCyclesMacs_BoundedCountedAndOtherPortStillLeases()
+    {
+        var h = new LinkHarness();
+        int limit = GatewayOptions.Default.MaxLeasesPerPort;
+        h.IngressPort = 7;
+        for (ulong i = 0; i < 239; i++)
+        {
+            h.Deliver(LinkHarness.DhcpFrame(0x0200_0001_0000UL + i, DhcpMessage.Discover));
+        }
+
+        Assert.Equal(limit, h.Counters.Events(GatewayEvent.DhcpOffers));
+        Assert.Equal(239 - limit, h.Counters.Drops(GatewayDrop.DhcpPortLeaseLimit));
+        Assert.Equal(0, h.Counters.Drops(GatewayDrop.DhcpPoolExhausted));
+
+        h.Take();
+        h.IngressPort = 8;
+        uint honest = Lease(h, LinkHarness.GuestMac);
+        Assert.NotEqual(0u, honest);
+    }
+
+    [Fact]
+    public void PortLeaseLimit_AtLimit_NewMacTakesOverThePortsOwnSpentBinding()
+    {
+        var h = new LinkHarness(GatewayOptions.Default with { MaxLeasesPerPort = 2 });
+        uint a = Lease(h, 0x0200_0000_0001UL);
+        Lease(h, 0x0200_0000_0002UL);
+        h.Deliver(LinkHarness.DhcpFrame(0x0200_0000_0003UL, DhcpMessage.Discover));
+        Assert.Empty(h.Take());
+        Assert.Equal(1, h.Counters.Drops(GatewayDrop.DhcpPortLeaseLimit));
+
+        h.Deliver(LinkHarness.DhcpFrame(0x0200_0000_0001UL, DhcpMessage.Release, ciaddr: a));
+        Assert.NotEqual(0u, Lease(h, 0x0200_0000_0003UL));
+        Assert.Equal(2, h.Services.Leases().Count);
     }
 
     [Fact]

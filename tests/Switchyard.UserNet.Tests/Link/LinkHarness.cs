@@ -83,6 +83,9 @@ internal sealed class LinkHarness
         return frames[0];
     }
 
+    /// <summary>The switch port the next frames come in on (GuestPacket.IngressPort).</summary>
+    public int IngressPort { get; set; } = 1;
+
     /// <summary>Feeds a whole frame as NatGateway would. Returns TryHandle's answer (ARP: true).</summary>
     public bool Deliver(byte[] frame, bool checksumTrusted = false)
     {
@@ -102,7 +105,7 @@ internal sealed class LinkHarness
                     Services.Learn(sourceMac, source);
                 }
 
-                var packet = new GuestPacket(sourceMac, source, IpAddr.Read(ip.Destination), ip.Protocol, ip.TimeToLive, ip.Datagram, ip.Payload, checksumTrusted);
+                var packet = new GuestPacket(sourceMac, source, IpAddr.Read(ip.Destination), ip.Protocol, ip.TimeToLive, ip.Datagram, ip.Payload, checksumTrusted) { IngressPort = IngressPort };
                 return Services.TryHandle(in packet);
             }
 
@@ -115,7 +118,7 @@ internal sealed class LinkHarness
                     Services.Learn(sourceMac, source);
                 }
 
-                var packet = new GuestPacket(sourceMac, source, IpAddr.Read(ip.Destination), ip.NextHeader, eth.Payload[7], eth.Payload[..(40 + ip.PayloadLength)], ip.Payload, checksumTrusted);
+                var packet = new GuestPacket(sourceMac, source, IpAddr.Read(ip.Destination), ip.NextHeader, eth.Payload[7], eth.Payload[..(40 + ip.PayloadLength)], ip.Payload, checksumTrusted) { IngressPort = IngressPort };
                 return Services.TryHandle(in packet);
             }
 

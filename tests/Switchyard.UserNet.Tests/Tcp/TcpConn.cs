@@ -35,13 +35,16 @@ internal sealed class TcpConn
 
     public FakeTcpSocket Socket { get; private set; } = null!;
 
+    /// <summary>The switch port the guest's segments come in on.</summary>
+    public int Ingress { get; init; } = 1;
+
     public Segment SynAck { get; private set; } = null!;
 
     /// <summary>Opens an outbound connection: SYN, host connect completes, SYN-ACK, ACK.</summary>
-    public static TcpConn Open(TcpHarness h, ushort mss = 1460, int wscale = 7, ushort window = 65535, bool v6 = false, ushort port = 40001, uint isn = 1000)
+    public static TcpConn Open(TcpHarness h, ushort mss = 1460, int wscale = 7, ushort window = 65535, bool v6 = false, ushort port = 40001, uint isn = 1000, int ingress = 1)
     {
-        var c = new TcpConn(h, v6 ? TcpHarness.GuestIp6 : TcpHarness.GuestIp, port, v6 ? TcpHarness.RemoteIp6 : TcpHarness.RemoteIp, 80) { Seq = isn };
-        h.Guest(c.GuestIp, c.GuestPort, c.RemoteIp, c.RemotePort, isn, 0, TcpHeader.FlagSyn, window, options: TcpHarness.SynOptions(mss, wscale));
+        var c = new TcpConn(h, v6 ? TcpHarness.GuestIp6 : TcpHarness.GuestIp, port, v6 ? TcpHarness.RemoteIp6 : TcpHarness.RemoteIp, 80) { Seq = isn, Ingress = ingress };
+        h.Guest(c.GuestIp, c.GuestPort, c.RemoteIp, c.RemotePort, isn, 0, TcpHeader.FlagSyn, window, options: TcpHarness.SynOptions(mss, wscale), port: ingress);
         c.Socket = h.Host.Last!;
         Assert.Empty(h.Link.Frames);
         c.Socket.Fire(IoEvents.Writable);
@@ -60,16 +63,16 @@ internal sealed class TcpConn
     public void Send(ReadOnlySpan<byte> payload, byte flags = 0, uint? seq = null, uint? ack = null)
     {
         uint s = seq ?? Seq;
-        h.Guest(GuestIp, GuestPort, RemoteIp, RemotePort, s, ack ?? Rcv, (byte)(flags | TcpHeader.FlagAck), Window, payload);
+        h.Guest(GuestIp, GuestPort, RemoteIp, RemotePort, s, ack ?? Rcv, (byte)(flags | TcpHeader.FlagAck), Window, payload, port: Ingress);
         if (seq is null)
         {
             Seq += (uint)payload.Length + ((flags & (TcpHeader.FlagFin | TcpHeader.FlagSyn)) != 0 ? 1u : 0u);
         }
     }
 
-    public void Ack(uint? ack = null) => h.Guest(GuestIp, GuestPort, RemoteIp, RemotePort, Seq, ack ?? Rcv, TcpHeader.FlagAck, Window);
+    public void Ack(uint? ack = null) => h.Guest(GuestIp, GuestPort, RemoteIp, RemotePort, Seq, ack ?? Rcv, TcpHeader.FlagAck, Window, port: Ingress);
 
-    public void Rst() => h.Guest(GuestIp, GuestPort, RemoteIp, RemotePort, Seq, 0, TcpHeader.FlagRst, Window);
+    public void Rst() => h.Guest(GuestIp, GuestPort, RemoteIp, RemotePort, Seq, 0, TcpHeader.FlagRst, Window, port: Ingress);
 
     /// <summary>Takes the gateway's frames, appends in-order payload to <paramref name="into"/> and moves Rcv.</summary>
     public List<Segment> Receive(List<byte>? into = null)

@@ -400,7 +400,7 @@ internal sealed class TcpHarness
     /// <summary>Sends one TCP segment from a guest to the gateway.</summary>
     public void Guest(
         IpAddr src, ushort sport, IpAddr dst, ushort dport, uint seq, uint ack, byte flags, ushort window = 65535,
-        ReadOnlySpan<byte> payload = default, byte[]? options = null, ulong mac = GuestMac, bool corruptChecksum = false)
+        ReadOnlySpan<byte> payload = default, byte[]? options = null, ulong mac = GuestMac, bool corruptChecksum = false, int port = 1)
     {
         int optLen = options?.Length ?? 0;
         byte[] l4 = new byte[20 + optLen + payload.Length];
@@ -419,7 +419,7 @@ internal sealed class TcpHarness
             l4[16] ^= 0x55;
         }
 
-        var packet = new GuestPacket(mac, src, dst, InternetChecksum.ProtocolTcp, 64, l4, l4, l4ChecksumTrusted: false);
+        var packet = new GuestPacket(mac, src, dst, InternetChecksum.ProtocolTcp, 64, l4, l4, l4ChecksumTrusted: false) { IngressPort = port };
         Nat.OnSegment(in packet);
     }
 

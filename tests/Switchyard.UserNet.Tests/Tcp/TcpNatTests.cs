@@ -196,6 +196,23 @@ public class TcpNatTests
     }
 
     [Fact]
+    public void FlowLimit_SpoofedMacsOnOnePort_LimitFollowsPort_OtherPortStillConnects()
+    {
+        var h = new TcpHarness(GatewayOptions.Default with { MaxFlowsPerGuest = 2 });
+        for (ushort p = 1; p <= 6; p++)
+        {
+            h.Guest(TcpHarness.GuestIp, p, TcpHarness.RemoteIp, 80, 1, 0, TcpHeader.FlagSyn, mac: 0x0200_0000_0100UL + p, port: 7);
+        }
+
+        h.Guest(TcpHarness.GuestIp, 99, TcpHarness.RemoteIp, 80, 1, 0, TcpHeader.FlagSyn, port: 8);
+
+        Assert.Equal(3, h.Host.Connected.Count);
+        Assert.Equal(4, h.Counters.Drops(GatewayDrop.GuestFlowLimit));
+        Assert.Equal(2, h.Limiter.CountFor(7));
+        Assert.Equal(1, h.Limiter.CountFor(8));
+    }
+
+    [Fact]
     public void GuestData_SocketTakesAll_WrittenAndAcked()
     {
         var h = new TcpHarness();

@@ -84,6 +84,43 @@ public sealed class GatewayUdpTests
         Assert.Empty(gateway.Forwards);
     }
 
+    /// <summary>An echo request frame from the guest to <paramref name="destination"/>, v4 or v6.</summary>
+    private static byte[] EchoFrame(IpAddr source, IpAddr destination, ushort sequence)
+    {
+        bool v6 = !source.IsV4;
+        byte protocol = v6 ? PacketWriter.ProtocolIcmpV6 : PacketWriter.ProtocolIcmp;
+        byte[] icmp = [v6 ? (byte)128 : (byte)8, 0, 0, 0, 0, 7, 0, (byte)sequence, 1, 2, 3, 4];
+        byte[] frame = new byte[PacketWriter.L4Offset(v6) + icmp.Length];
+        PacketWriter.WriteEthernetAndIp(frame, GatewayOptions.DefaultMac, GuestMac, source, destination, protocol, icmp.Length, 1);
+        icmp.CopyTo(frame, PacketWriter.L4Offset(v6));
+        PacketWriter.WriteL4Checksum(frame.AsSpan(PacketWriter.L4Offset(v6)), source, destination, protocol, 2);
+        return frame;
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Gateway_EchoToGatewayPingNotPermitted_FirstAndLaterEchoesAnsweredByGateway(bool v6)
+    {
+        var (gateway, host, sink) = Start();
+        host.PingErrno = HostIo.EACCES;
+        IpAddr guest = v6 ? Guest6 : Guest;
+        IpAddr gw = v6 ? Gateway6 : Gateway;
+
+        for (ushort seq = 1; seq <= 3; seq++)
+        {
+            gateway.Transmit(new EgressFrame(EchoFrame(guest, gw, seq)));
+        }
+
+        // Every request answered, the first too (it used to be the one lost per minute).
+        var replies = sink.Frames.Select(Read).Where(f => f.L4.Length >= 8 && f.L4[0] == (v6 ? 129 : 0)).ToList();
+        Assert.Equal(3, replies.Count);
+        Assert.All(replies, f => Assert.Equal(gw, f.Source));
+        Assert.Equal(3, gateway.GatewayCounters.Events(GatewayEvent.EchoRepliesFromGateway));
+        Assert.Equal(1, gateway.GatewayCounters.Drops(GatewayDrop.PingNotPermitted));
+        Assert.Empty(gateway.Flows());
+    }
+
     [Fact]
     public void Gateway_EchoToOutside_GoesToPingSocket_StopClosesIt()
     {

@@ -176,10 +176,28 @@ public sealed class UdpNatTests
         h.SendUdp(Guest, 1, Remote, 7, Hello);
         h.SendUdp(Guest, 2, Remote, 7, Hello);
         h.SendUdp(Guest, 3, Remote, 7, Hello);
-        h.SendUdp(Guest2, 3, Remote, 7, Hello, mac: GuestMac2);
+        h.SendUdp(Guest2, 3, Remote, 7, Hello, mac: GuestMac2, port: 2);
 
         Assert.Equal(3, h.Host.Udp.Count);
         Assert.Equal(1, h.Counters.Drops(GatewayDrop.GuestFlowLimit));
+    }
+
+    [Fact]
+    public void OnDatagram_SpoofedMacsOnOnePort_ShareThatPortsFlowLimit()
+    {
+        var h = new Harness(GatewayOptions.Default with { MaxFlowsPerGuest = 2 });
+        for (ushort i = 1; i <= 8; i++)
+        {
+            // A new MAC and a new address per datagram: all of it arrives on port 1.
+            h.SendUdp(IpAddr.FromV4(0x0A00_0200u + 20 + i), 1000, Remote, 7, Hello, mac: 0x0200_0000_0100UL + i, port: 1);
+        }
+
+        h.SendUdp(Guest2, 3, Remote, 7, Hello, mac: GuestMac2, port: 2);
+
+        Assert.Equal(3, h.Host.Udp.Count);
+        Assert.Equal(6, h.Counters.Drops(GatewayDrop.GuestFlowLimit));
+        Assert.Equal(2, h.Limiter.CountFor(1));
+        Assert.Equal(1, h.Limiter.CountFor(2));
     }
 
     [Fact]

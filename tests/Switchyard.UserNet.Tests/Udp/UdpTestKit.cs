@@ -258,10 +258,10 @@ internal sealed class Harness
     public IcmpEcho Echo { get; }
 
     /// <summary>Sends a UDP datagram from a guest (correct checksum unless told otherwise).</summary>
-    public void SendUdp(IpAddr source, ushort sourcePort, IpAddr destination, ushort destinationPort, byte[] payload, ulong mac = 0, bool trusted = false, int? checksum = null)
+    public void SendUdp(IpAddr source, ushort sourcePort, IpAddr destination, ushort destinationPort, byte[] payload, ulong mac = 0, bool trusted = false, int? checksum = null, int port = 1)
     {
         byte[] l4 = BuildUdp(source, sourcePort, destination, destinationPort, payload, checksum);
-        var packet = new GuestPacket(mac == 0 ? GuestMac : mac, source, destination, InternetChecksum.ProtocolUdp, 64, l4, l4, trusted);
+        var packet = new GuestPacket(mac == 0 ? GuestMac : mac, source, destination, InternetChecksum.ProtocolUdp, 64, l4, l4, trusted) { IngressPort = port };
         Udp.OnDatagram(in packet);
     }
 
@@ -272,7 +272,7 @@ internal sealed class Harness
         Udp.OnDatagram(in packet);
     }
 
-    public void SendEcho(IpAddr source, IpAddr destination, ushort identifier, ushort sequence, byte[] data, ulong mac = 0)
+    public void SendEcho(IpAddr source, IpAddr destination, ushort identifier, ushort sequence, byte[] data, ulong mac = 0, int port = 1)
     {
         bool v6 = !source.IsV4;
         byte[] l4 = new byte[8 + data.Length];
@@ -282,7 +282,7 @@ internal sealed class Harness
         data.CopyTo(l4, 8);
         uint pseudo = v6 ? PseudoSum(source, destination, 58, l4.Length) : 0;
         BinaryPrimitives.WriteUInt16BigEndian(l4.AsSpan(2), (ushort)~Sum16(l4, pseudo));
-        var packet = new GuestPacket(mac == 0 ? GuestMac : mac, source, destination, v6 ? (byte)58 : (byte)1, 64, l4, l4, false);
+        var packet = new GuestPacket(mac == 0 ? GuestMac : mac, source, destination, v6 ? (byte)58 : (byte)1, 64, l4, l4, false) { IngressPort = port };
         Echo.OnEchoRequest(in packet);
     }
 
