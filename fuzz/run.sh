@@ -117,7 +117,7 @@ for target in "${selected[@]}"; do
     merged="$out/merged/$target"
     rm -rf "$merged"
     mkdir -p "$merged"
-    "$out/dotnet-bridge" -merge=1 -timeout=10 -max_len="$(max_len "$target")" "$merged" "$corpus" "$work" >"$out/$target.merge.log" 2>&1
+    SWITCHYARD_FUZZ_EDGES_ONLY=1 "$out/dotnet-bridge" -merge=1 -timeout=10 -max_len="$(max_len "$target")" "$merged" "$corpus" "$work" >"$out/$target.merge.log" 2>&1
     rm -rf "$corpus"
     mv "$merged" "$corpus"
     rm -rf "$work"

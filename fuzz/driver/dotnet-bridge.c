@@ -13,7 +13,9 @@
 // libFuzzer's own -timeout, after which the child dies with us (PR_SET_PDEATHSIG).
 //
 // Configuration: SWITCHYARD_FUZZ_DLL (the instrumented Switchyard.Fuzz.dll) and SWITCHYARD_FUZZ_TARGET
-// (the target name it takes as its argument).
+// (the target name it takes as its argument). SWITCHYARD_FUZZ_EDGES_ONLY=1 reports each edge as hit or not,
+// without hit counts: run.sh sets it when it merges a corpus, so the committed corpus keeps one input per
+// new edge instead of one per new hit-count bucket (several times fewer files for the same edges).
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -36,6 +38,7 @@ static uint8_t *shared;
 static int control_fd = -1;
 static int status_fd = -1;
 static pid_t child_pid = -1;
+static int edges_only;
 
 // On a normal exit (libFuzzer's -max_total_time, -runs, merge) reap the child, so its CPU time is
 // counted in ours and run.sh's time log covers both processes.
@@ -119,6 +122,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     if (pipe(control) != 0 || pipe(status) != 0)
         die("pipe");
 
+    const char *edges = getenv("SWITCHYARD_FUZZ_EDGES_ONLY");
+    edges_only = edges != NULL && strcmp(edges, "1") == 0;
+
     pid_t parent = getpid();
     pid_t child = fork();
     if (child < 0)
@@ -169,7 +175,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     write_exact(control_fd, &length, sizeof length, "sending the input length");
     int32_t status;
     read_exact(status_fd, &status, sizeof status, "waiting for the result");
-    memcpy(counters, shared, MapSize);
+    if (edges_only)
+    {
+        for (size_t i = 0; i < MapSize; i++)
+            counters[i] = shared[i] != 0;
+    }
+    else
+    {
+        memcpy(counters, shared, MapSize);
+    }
     if (status != 0)
     {
         fprintf(stderr, "dotnet-bridge: the target threw (status %d); the exception is printed above\n", status);
