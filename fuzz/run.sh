@@ -89,6 +89,7 @@ for target in "${selected[@]}"; do
   corpus="$here/corpus/$target"
   work="$out/work/$target"
   artifacts="$out/artifacts/$target"
+  rm -rf "$work"
   mkdir -p "$corpus" "$work" "$artifacts"
   if [ -z "$(ls -A "$corpus")" ]; then
     dotnet "$out/plain/Switchyard.Fuzz.dll" --seeds "$out/seeds" "$root" >/dev/null
