@@ -269,11 +269,15 @@ def bad_stream_peers(run_dir):
             s.close()
 
 
+GATEWAY_MAC = b"\x52\x55\x0a\x00\x02\x02"
+
+
 def mac_flood(run_dir, count=20000):
-    """FDB: one peer's 20,000 source MACs."""
+    """FDB: one peer's 20,000 source MACs. Sent to the gateway's MAC (known, so not flooded): what is tested is
+    the forwarding database, and flooding 20,000 frames to the soak's own echo peers would measure their reader."""
     s = _stream_peer(run_dir)
     try:
-        burst = b"".join(_frame(b"\xff" * 6, _mac(0x100000 + i), 0x88B5, b"flood") for i in range(count))
+        burst = b"".join(_frame(GATEWAY_MAC, _mac(0x100000 + i), 0x88B5, b"flood") for i in range(count))
         s.sendall(burst)
         time.sleep(0.5)
     except OSError:
@@ -331,7 +335,7 @@ def spoofed_flow_flood(run_dir, host_port, macs=8, per_mac=2500):
     """Hole 9: TCP SYNs to the gateway from a handful of spoofed MACs and addresses."""
     s = _stream_peer(run_dir)
     try:
-        gateway_mac = b"\x52\x55\x0a\x00\x02\x02"  # the gateway answers ARP for 10.0.2.2 with its own; unicast to it
+        gateway_mac = GATEWAY_MAC
         out = []
         for m in range(macs):
             mac = _mac(0x300000 + m)

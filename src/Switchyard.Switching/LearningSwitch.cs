@@ -174,6 +174,11 @@ public sealed partial class LearningSwitch : IFrameSink
 
         Publish(updated);
         fdb.RemovePort(member);
+        foreach (SwitchPort p in updated)
+        {
+            p.Port.OnPeerPortRemoved(port.Id);
+        }
+
         return true;
     }
 

@@ -116,6 +116,9 @@ public enum GatewayEvent
     DnsServerFailuresReturned,
     DnsRetries,
     PingFlowsOpened,
+
+    // A port left the switch: the flows its guest opened were closed with it (TCP and UDP).
+    FlowsClosedPortGone,
 }
 
 public sealed class GatewayCounters

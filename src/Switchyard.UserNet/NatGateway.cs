@@ -185,6 +185,19 @@ public sealed class NatGateway : Port, IGuestLink
     /// <summary>End of a loop iteration: the ACKs this batch of guest segments earned.</summary>
     public override void Flush() => Tcp.FlushAcks();
 
+    /// <summary>The guest behind port <paramref name="portId"/> is gone: its TCP and UDP flows are closed (host
+    /// sockets, flow-table places, relay memory), quietly, since nobody is left to tell. Without this a peer that
+    /// reconnects gets a fresh per-port budget each time while the old flows linger until they time out, and
+    /// can fill the gateway's table for everyone.</summary>
+    public override void OnPeerPortRemoved(int portId)
+    {
+        int closed = Tcp.ClosePortFlows(portId) + Udp.ClosePortFlows(portId);
+        if (closed > 0)
+        {
+            Context.Counters.Count(GatewayEvent.FlowsClosedPortGone, closed);
+        }
+    }
+
     void IGuestLink.Send(ReadOnlySpan<byte> frame, in OffloadInfo offload)
     {
         Context.Counters.Count(GatewayEvent.FramesToGuests);

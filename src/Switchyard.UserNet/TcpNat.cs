@@ -357,6 +357,27 @@ public sealed class TcpNat : IHostSocketOwner
 
     internal void Forget(IHostSocket socket) => bySocket.Remove(socket);
 
+    /// <summary>Closes every flow admitted under <paramref name="portId"/> without a word to the guest (its port
+    /// is gone); returns how many. Forwarded connections (admitted under the forwards' budget) stay.</summary>
+    internal int ClosePortFlows(int portId)
+    {
+        List<TcpFlow>? gone = null;
+        foreach (TcpFlow flow in flows.Values)
+        {
+            if (flow.AdmittedPort == portId)
+            {
+                (gone ??= []).Add(flow);
+            }
+        }
+
+        foreach (TcpFlow flow in gone ?? [])
+        {
+            flow.Reset(sendRst: false);
+        }
+
+        return gone?.Count ?? 0;
+    }
+
     internal void Remove(TcpFlow flow)
     {
         if (flows.TryGetValue(flow.Key, out TcpFlow? current) && ReferenceEquals(current, flow))

@@ -391,6 +391,27 @@ public sealed class UdpNat : IHostSocketOwner
     private long IdleTimeout => sweep.Ticks(context.Options.UdpIdleTimeout);
 
     /// <summary>The one sweep: closes idle flows and re-arms for the earliest deadline still ahead.</summary>
+    /// <summary>Closes every outbound flow admitted under <paramref name="portId"/> (its port is gone); returns how many.</summary>
+    internal int ClosePortFlows(int portId)
+    {
+        int closed = 0;
+
+        // Dictionary.Remove during enumeration is allowed (.NET Core 3.0+).
+        foreach (UdpFlow flow in flows.Values)
+        {
+            if (flow.AdmittedPort == portId)
+            {
+                flows.Remove(flow.Key);
+                flowBySocket.Remove(flow.Socket);
+                flow.Socket.Dispose();
+                limiter.Release(flow.AdmittedPort);
+                closed++;
+            }
+        }
+
+        return closed;
+    }
+
     private void OnSweep()
     {
         long now = context.Clock.GetTimestamp();

@@ -55,6 +55,21 @@ public sealed class LearningSwitchTests : SwitchTestBase
     }
 
     [Fact]
+    public void RemovePort_OtherPortsAreToldItsId_SoPerPortStateCanGo()
+    {
+        LearningSwitch sw = NewSwitch();
+        TestPort gone = AddPort(sw, "gone");
+        TestPort a = AddPort(sw, "a");
+        TestPort b = AddPort(sw, "b");
+
+        sw.RemovePort(gone);
+
+        Assert.Equal([gone.Id], a.PeersRemoved);
+        Assert.Equal([gone.Id], b.PeersRemoved);
+        Assert.Empty(gone.PeersRemoved);
+    }
+
+    [Fact]
     public void FdbPortLimit_OnePortFloodsSourceMacs_OthersStillLearnedAndUnicastNotFlooded()
     {
         LearningSwitch sw = NewSwitch(SwitchOptions.Default with { MaxMacs = 64, MaxMacsPerPort = 8 });

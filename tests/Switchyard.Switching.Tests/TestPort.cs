@@ -29,6 +29,11 @@ internal sealed class TestPort(string name, PortOffloads offloads = PortOffloads
 
     public override void Stop() => Stopped = true;
 
+    /// <summary>The ids of the ports the switch said had left it, in order.</summary>
+    public List<int> PeersRemoved { get; } = [];
+
+    public override void OnPeerPortRemoved(int portId) => PeersRemoved.Add(portId);
+
     public override void Transmit(in EgressFrame frame)
     {
         byte[] bytes = new byte[frame.Length];

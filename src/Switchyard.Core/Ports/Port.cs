@@ -90,6 +90,14 @@ public abstract class Port
         Id = id;
     }
 
+    /// <summary>Another port, numbered <paramref name="portId"/>, has left this port's switch. A port that keeps
+    /// state per attachment (the gateway's flows, budgets and relay memory) lets go of that port's share here,
+    /// so a peer that reconnects over and over cannot pile up state under ever new numbers. Must not hand
+    /// frames to the switch. On the loop.</summary>
+    public virtual void OnPeerPortRemoved(int portId)
+    {
+    }
+
     /// <summary>Starts I/O (registers with the loop). Called once after Attach, on the loop.</summary>
     public abstract void Start();
 

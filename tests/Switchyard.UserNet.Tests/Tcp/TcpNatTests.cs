@@ -213,6 +213,25 @@ public class TcpNatTests
     }
 
     [Fact]
+    public void ClosePortFlows_PortLeftTheSwitch_ItsFlowsClosedQuietlyAndBudgetFreed_OtherPortKeepsItsOwn()
+    {
+        var h = new TcpHarness(GatewayOptions.Default with { MaxFlowsPerGuest = 2 });
+        h.Guest(TcpHarness.GuestIp, 1, TcpHarness.RemoteIp, 80, 1, 0, TcpHeader.FlagSyn, port: 7);
+        h.Guest(TcpHarness.GuestIp, 2, TcpHarness.RemoteIp, 80, 1, 0, TcpHeader.FlagSyn, port: 7);
+        h.Guest(TcpHarness.GuestIp, 3, TcpHarness.RemoteIp, 80, 1, 0, TcpHeader.FlagSyn, port: 8);
+        _ = h.Link.Take();
+
+        Assert.Equal(2, h.Nat.ClosePortFlows(7));
+
+        // Nobody is left behind port 7 to tell: no RST goes out; the host sockets are gone and the places free.
+        Assert.Empty(h.Link.Take());
+        Assert.Equal(2, h.Host.Connected.Count(s => s.Aborted));
+        Assert.Equal(0, h.Limiter.CountFor(7));
+        Assert.Equal(1, h.Limiter.CountFor(8));
+        Assert.Equal(1, h.Nat.FlowCount);
+    }
+
+    [Fact]
     public void GuestData_SocketTakesAll_WrittenAndAcked()
     {
         var h = new TcpHarness();
