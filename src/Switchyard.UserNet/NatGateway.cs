@@ -189,7 +189,12 @@ public sealed class NatGateway : Port, IGuestLink
     /// sockets, flow-table places, relay memory), quietly, since nobody is left to tell. Without this a peer that
     /// reconnects gets a fresh per-port budget each time while the old flows linger until they time out, and
     /// can fill the gateway's table for everyone.</summary>
-    public override void OnPeerPortRemoved(int portId)
+    /// <remarks>The switch can remove a port from deep inside a frame's journey (a port that fails in its own
+    /// Transmit while one of our flows is sending to it), so the flows are closed in a posted step, never under
+    /// a flow that is still on the stack.</remarks>
+    public override void OnPeerPortRemoved(int portId) => Context.Loop.Post(() => ClosePortFlows(portId));
+
+    private void ClosePortFlows(int portId)
     {
         int closed = Tcp.ClosePortFlows(portId) + Udp.ClosePortFlows(portId);
         if (closed > 0)

@@ -111,12 +111,16 @@ public sealed class GatewayNamespaceTests(ITestOutputHelper output)
             using var sink = new TcpListener(IPAddress.Loopback, 0);
             sink.Start(8);
             int sinkPort = ((IPEndPoint)sink.LocalEndpoint).Port;
-            await FloodSynsAsync(sy.StreamSocket, sinkPort, count: 3 * FloodLimit);
-            JsonElement show = await sy.WaitForShowAsync(s => GatewayDrop(s, "guest_flow_limit") > 0, TimeSpan.FromSeconds(20), "the flood to hit the per-guest limit");
-            output.WriteLine(show.ToString());
-            string flows = (await sy.CliAsync("flows", "--json")).Output;
-            int floodFlows = JsonDocument.Parse(flows).RootElement.GetProperty("flows").EnumerateArray().Count(f => f.ToString().Contains("10.0.2.250", StringComparison.Ordinal));
-            Assert.InRange(floodFlows, 1, FloodLimit);
+            using (Socket attacker = await FloodSynsAsync(sy.StreamSocket, sinkPort, count: 3 * FloodLimit))
+            {
+                JsonElement show = await sy.WaitForShowAsync(s => GatewayDrop(s, "guest_flow_limit") > 0, TimeSpan.FromSeconds(20), "the flood to hit the per-guest limit");
+                output.WriteLine(show.ToString());
+                Assert.InRange(FloodFlows(await sy.CliAsync("flows", "--json")), 1, FloodLimit);
+            }
+
+            // When the attacker's port leaves the switch, its flows go with it.
+            _ = await sy.WaitForShowAsync(s => GatewayDrop(s, "flows_closed_port_gone") > 0, TimeSpan.FromSeconds(20), "the attacker's flows to close with its port");
+            Assert.Equal(0, FloodFlows(await sy.CliAsync("flows", "--json")));
 
             // Another guest is unaffected.
             using var echo2 = new BarrierEchoServer(20, size: 1024);
@@ -154,33 +158,46 @@ public sealed class GatewayNamespaceTests(ITestOutputHelper output)
         return end == 0 ? 0 : long.Parse(rest[..end], CultureInfo.InvariantCulture);
     }
 
-    /// <summary>Writes SYNs from 10.0.2.250 (a MAC no one else uses) to 10.0.2.2:PORT through the stream socket.</summary>
-    private static async Task FloodSynsAsync(string streamSocket, int port, int count)
-    {
-        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-        await socket.ConnectAsync(new UnixDomainSocketEndPoint(streamSocket));
-        const ulong attackerMac = 0x0200_0000_6601UL;
-        IpAddr source = IpAddr.FromV4(0x0A00_02FA);
-        IpAddr destination = IpAddr.FromV4(0x0A00_0202);
-        var frame = new byte[4 + 14 + 20 + 20];
-        for (int i = 0; i < count; i++)
-        {
-            Span<byte> f = frame.AsSpan(4);
-            Span<byte> tcp = f.Slice(34, 20);
-            tcp.Clear();
-            BinaryPrimitives.WriteUInt16BigEndian(tcp, (ushort)(20000 + i));
-            BinaryPrimitives.WriteUInt16BigEndian(tcp[2..], (ushort)port);
-            BinaryPrimitives.WriteUInt32BigEndian(tcp[4..], (uint)(i * 7919));
-            tcp[12] = 5 << 4;
-            tcp[13] = TcpHeader.FlagSyn;
-            BinaryPrimitives.WriteUInt16BigEndian(tcp[14..], 64240);
-            PacketWriter.WriteL4Checksum(tcp, source, destination, InternetChecksum.ProtocolTcp, TcpHeader.ChecksumOffset);
-            PacketWriter.WriteEthernetAndIp(f, 0x5255_0A00_0202UL, attackerMac, source, destination, InternetChecksum.ProtocolTcp, 20, (ushort)i);
-            BinaryPrimitives.WriteUInt32BigEndian(frame, (uint)(frame.Length - 4));
-            await socket.SendAsync(frame);
-        }
+    private static int FloodFlows((int Code, string Output) flows) =>
+        JsonDocument.Parse(flows.Output).RootElement.GetProperty("flows").EnumerateArray().Count(f => f.ToString().Contains("10.0.2.250", StringComparison.Ordinal));
 
-        await Task.Delay(2000);
+    /// <summary>Writes SYNs from 10.0.2.250 (a MAC no one else uses) to 10.0.2.2:PORT through its own stream
+    /// connection, which it returns still open: the caller closes it, and with it the attacker's port.</summary>
+    private static async Task<Socket> FloodSynsAsync(string streamSocket, int port, int count)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(streamSocket));
+            const ulong attackerMac = 0x0200_0000_6601UL;
+            IpAddr source = IpAddr.FromV4(0x0A00_02FA);
+            IpAddr destination = IpAddr.FromV4(0x0A00_0202);
+            var frame = new byte[4 + 14 + 20 + 20];
+            for (int i = 0; i < count; i++)
+            {
+                Span<byte> f = frame.AsSpan(4);
+                Span<byte> tcp = f.Slice(34, 20);
+                tcp.Clear();
+                BinaryPrimitives.WriteUInt16BigEndian(tcp, (ushort)(20000 + i));
+                BinaryPrimitives.WriteUInt16BigEndian(tcp[2..], (ushort)port);
+                BinaryPrimitives.WriteUInt32BigEndian(tcp[4..], (uint)(i * 7919));
+                tcp[12] = 5 << 4;
+                tcp[13] = TcpHeader.FlagSyn;
+                BinaryPrimitives.WriteUInt16BigEndian(tcp[14..], 64240);
+                PacketWriter.WriteL4Checksum(tcp, source, destination, InternetChecksum.ProtocolTcp, TcpHeader.ChecksumOffset);
+                PacketWriter.WriteEthernetAndIp(f, 0x5255_0A00_0202UL, attackerMac, source, destination, InternetChecksum.ProtocolTcp, 20, (ushort)i);
+                BinaryPrimitives.WriteUInt32BigEndian(frame, (uint)(frame.Length - 4));
+                await socket.SendAsync(frame);
+            }
+
+            await Task.Delay(2000);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Echoes SIZE bytes per connection, but only once N connections are open at the same time
