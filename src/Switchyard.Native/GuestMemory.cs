@@ -33,6 +33,8 @@
 // TryGetSpan is valid until the next SetRegions / RemoveRegion / Dispose on that loop, so never keep
 // one across a return to the loop. What it owns: every region mapping and the log mapping; it takes
 // ownership of every descriptor handed to it, success or failure (they are closed after mapping).
+using Switchyard.Core.Memory;
+
 namespace Switchyard.Native;
 
 /// <summary>One vhost-user memory region description (VhostUserMemoryRegion, interop.md §2.3).</summary>

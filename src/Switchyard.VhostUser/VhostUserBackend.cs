@@ -25,6 +25,7 @@
 // SET_LOG_FD's descriptor is not checked: it is closed unused.
 using System.Buffers.Binary;
 using Switchyard.Core.Ports;
+using Switchyard.Core.Memory;
 using Switchyard.Native;
 using Switchyard.Virtio;
 

@@ -9,6 +9,8 @@
 //
 // What it trusts: SplitQueue, which fills it. What it owns: a segment array sized once (at least the
 // queue size), so popping a chain never allocates. One DescriptorChain is reused for chain after chain.
+using Switchyard.Core.Memory;
+
 namespace Switchyard.Virtio;
 
 /// <summary>One buffer of a descriptor chain: guest-physical address, length, and whether the device may

@@ -29,7 +29,7 @@
 // DescriptorChain holders and the per-frame lists of heads and lengths, all sized to the queue once;
 // delivering a frame allocates nothing. Runs on the loop that owns the queue.
 using Switchyard.Core.Frames;
-using Switchyard.Native;
+using Switchyard.Core.Memory;
 
 namespace Switchyard.Virtio;
 

@@ -15,7 +15,7 @@
 // assume that two reads of the same byte agree; lengths and header offsets come from validated copies.
 // What it owns: nothing; the scratch buffer is the caller's and is reused frame after frame.
 using Switchyard.Core.Frames;
-using Switchyard.Native;
+using Switchyard.Core.Memory;
 
 namespace Switchyard.Virtio;
 

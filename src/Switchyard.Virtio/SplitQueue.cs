@@ -36,7 +36,7 @@
 using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Numerics;
-using Switchyard.Native;
+using Switchyard.Core.Memory;
 
 namespace Switchyard.Virtio;
 

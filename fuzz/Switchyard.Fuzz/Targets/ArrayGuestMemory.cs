@@ -1,6 +1,7 @@
 // Guest memory made of one managed array, for the virtqueue target: the whole fuzz input lives in
 // guest-physical space starting at Base, so rings, descriptors and buffers are all bytes the fuzzer
 // chooses, with no syscall per input. Addresses below Base are outside memory, as are addresses past the end.
+using Switchyard.Core.Memory;
 using Switchyard.Native;
 
 namespace Switchyard.Fuzz.Targets;

@@ -5,6 +5,7 @@
 // refusals it would see on real memory. Pinned, so Volatile accesses through refs behave as they do on
 // mmap'd memory. LogDirty records ranges only while Logging is on, so allocation tests stay clean.
 // The memfd-backed test memory in Switchyard.TestKit replaces this once it lands.
+using Switchyard.Core.Memory;
 using Switchyard.Native;
 
 namespace Switchyard.Virtio.Tests.Support;

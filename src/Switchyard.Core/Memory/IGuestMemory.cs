@@ -5,7 +5,7 @@
 // through TryGetSpan, which checks that the whole range lies inside one mapped region, without
 // integer overflow, before it hands out a span. Callers copy what they need out of shared memory
 // once and never re-read it after validating it: the guest can change it at any moment.
-namespace Switchyard.Native;
+namespace Switchyard.Core.Memory;
 
 public interface IGuestMemory
 {
