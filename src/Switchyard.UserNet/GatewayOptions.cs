@@ -10,31 +10,6 @@ using Switchyard.Protocols;
 
 namespace Switchyard.UserNet;
 
-/// <summary>An address prefix: 10.0.2.0/24, fd00::/64.</summary>
-public readonly record struct IpPrefix(IpAddr Address, int Length)
-{
-    /// <summary>True when <paramref name="address"/> is inside this prefix (same family).</summary>
-    public bool Contains(IpAddr address)
-    {
-        if (address.IsV4 != Address.IsV4)
-        {
-            return false;
-        }
-
-        if (Address.IsV4)
-        {
-            uint mask = Length == 0 ? 0 : uint.MaxValue << (32 - Length);
-            return (address.V4 & mask) == (Address.V4 & mask);
-        }
-
-        ulong highMask = Length >= 64 ? ulong.MaxValue : Length == 0 ? 0 : ulong.MaxValue << (64 - Length);
-        ulong lowMask = Length <= 64 ? 0 : Length >= 128 ? ulong.MaxValue : ulong.MaxValue << (128 - Length);
-        return (address.High & highMask) == (Address.High & highMask) && (address.Low & lowMask) == (Address.Low & lowMask);
-    }
-
-    public override string ToString() => $"{Address}/{Length}";
-}
-
 /// <summary>A DNS server the gateway forwards queries to.</summary>
 public readonly record struct DnsUpstream(IpAddr Address, ushort Port = 53)
 {

@@ -17,6 +17,9 @@ using Switchyard.Core.Frames;
 using Switchyard.Core.Loop;
 using Switchyard.Core.Ports;
 using Switchyard.Protocols;
+using Switchyard.UserNet.Link;
+using Switchyard.UserNet.Tcp;
+using Switchyard.UserNet.Udp;
 
 namespace Switchyard.UserNet;
 

@@ -8,7 +8,7 @@ using System.Net.Sockets;
 using System.Threading.Channels;
 using Switchyard.Core.Loop;
 using Switchyard.Protocols;
-using Switchyard.Ports.UserNet;
+using Switchyard.Ports.NatHost;
 using Switchyard.UserNet;
 
 namespace Switchyard.Ports.Tests;

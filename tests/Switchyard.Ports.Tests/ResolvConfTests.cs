@@ -1,5 +1,5 @@
 // ResolvConfSource: resolv.conf(5) parsing as glibc reads it, and following the file as it changes.
-using Switchyard.Ports.UserNet;
+using Switchyard.Ports.NatHost;
 using Switchyard.Protocols;
 using Switchyard.TestKit;
 using Switchyard.UserNet;

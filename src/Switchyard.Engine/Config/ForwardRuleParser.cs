@@ -103,7 +103,7 @@ public static class ForwardRuleParser
             return $"forward {rule}: guest address {guest} is the gateway's own address; give a guest's address (e.g. {options.DhcpStart})";
         }
 
-        if (guest.IsV4 && (guest == GatewaySpec.NetworkAddress(options.Network) || guest == GatewaySpec.BroadcastAddress(options.Network)))
+        if (guest.IsV4 && (guest == options.Network.NetworkAddress || guest == options.Network.BroadcastAddress))
         {
             return $"forward {rule}: guest address {guest} is the network or broadcast address of {options.Network}; give a guest's address (e.g. {options.DhcpStart})";
         }

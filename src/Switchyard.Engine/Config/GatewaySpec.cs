@@ -458,14 +458,14 @@ public static class GatewaySpec
             report(["net"], $"net {o.Network}: prefix length /{o.Network.Length} is out of range (/{Defaults.MinGatewayPrefixLength} to /{Defaults.MaxGatewayPrefixLength}; e.g. net=10.0.2.0/24)");
             netOk = false;
         }
-        else if (NetworkAddress(o.Network) != o.Network.Address)
+        else if (o.Network.NetworkAddress != o.Network.Address)
         {
-            report(["net"], $"net {o.Network} has host bits set; write net={NetworkAddress(o.Network)}/{o.Network.Length}");
+            report(["net"], $"net {o.Network} has host bits set; write net={o.Network.NetworkAddress}/{o.Network.Length}");
         }
 
         if (netOk)
         {
-            string from = $"net={NetworkAddress(o.Network)}/{o.Network.Length}";
+            string from = $"net={o.Network.NetworkAddress}/{o.Network.Length}";
             bool hostOk = CheckV4Member(o, o.Host, "host", "the gateway's address", Origin("host", from), report);
             bool dnsOk = CheckV4Member(o, o.Dns, "dns", "the DNS address", Origin("dns", from), report);
             bool dhcpOk = CheckV4Member(o, o.DhcpStart, "dhcpstart", "the first DHCP address", Origin("dhcpstart", from), report);
@@ -612,12 +612,6 @@ public static class GatewaySpec
         }
     }
 
-    /// <summary>The first address of an IPv4 prefix.</summary>
-    public static IpAddr NetworkAddress(IpPrefix prefix) => IpAddr.FromV4(prefix.Address.V4 & Mask(prefix.Length));
-
-    /// <summary>The last (broadcast) address of an IPv4 prefix.</summary>
-    public static IpAddr BroadcastAddress(IpPrefix prefix) => IpAddr.FromV4((prefix.Address.V4 & Mask(prefix.Length)) | ~Mask(prefix.Length));
-
     /// <summary>A strict IP literal: dotted-quad IPv4 (four decimal parts) or IPv6 (with ':', no zone).
     /// Unlike IPAddress.TryParse, "10.2" and "1" are not addresses.</summary>
     public static bool TryParseIp(string text, out IpAddr address)
@@ -713,7 +707,6 @@ public static class GatewaySpec
         return true;
     }
 
-    private static uint Mask(int length) => length <= 0 ? 0 : length >= 32 ? uint.MaxValue : uint.MaxValue << (32 - length);
 
     private static bool CheckV4Member(GatewayOptions o, IpAddr address, string key, string what, string origin, Action<string[], string> report)
     {
@@ -729,9 +722,9 @@ public static class GatewaySpec
             return false;
         }
 
-        if (address == NetworkAddress(o.Network) || address == BroadcastAddress(o.Network))
+        if (address == o.Network.NetworkAddress || address == o.Network.BroadcastAddress)
         {
-            string which = address == NetworkAddress(o.Network) ? "network" : "broadcast";
+            string which = address == o.Network.NetworkAddress ? "network" : "broadcast";
             report([key, "net"], $"{key} {address} is the {which} address of {o.Network}{origin}; give a host address inside it");
             return false;
         }
@@ -804,9 +797,7 @@ public static class GatewaySpec
         if (length is null && !v6 && TryParseIp(lengthText, out IpAddr mask) && mask.IsV4)
         {
             // A dotted netmask, as QEMU also takes (net=10.0.2.0/255.255.255.0).
-            uint m = mask.V4;
-            int ones = System.Numerics.BitOperations.PopCount(m);
-            length = Mask(ones) == m ? ones : null;
+            length = IpPrefix.V4LengthOf(mask.V4);
         }
 
         if (length is null || length > (v6 ? 128 : 32))

@@ -25,7 +25,7 @@ using Switchyard.Ports;
 using Switchyard.Ports.Dgram;
 using Switchyard.Ports.Stream;
 using Switchyard.Ports.Tap;
-using Switchyard.Ports.UserNet;
+using Switchyard.Ports.NatHost;
 using Switchyard.Ports.VhostUser;
 using Switchyard.UserNet;
 using Switchyard.VhostUser;

@@ -23,7 +23,7 @@ using Switchyard.Native;
 using Switchyard.Protocols;
 using Switchyard.UserNet;
 
-namespace Switchyard.Ports.UserNet;
+namespace Switchyard.Ports.NatHost;
 
 public sealed class ResolvConfSource : IResolverSource
 {

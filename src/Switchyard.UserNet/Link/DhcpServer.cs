@@ -64,9 +64,9 @@ internal sealed class DhcpServer
         GatewayOptions o = context.Options;
         server = o.Host.V4;
         dns = o.Dns.V4;
-        mask = o.Network.Length == 0 ? 0 : uint.MaxValue << (32 - o.Network.Length);
-        network = o.Network.Address.V4 & mask;
-        broadcast = network | ~mask;
+        mask = o.Network.Mask4;
+        network = o.Network.NetworkAddress.V4;
+        broadcast = o.Network.BroadcastAddress.V4;
         poolFirst = Math.Max(o.DhcpStart.V4, network + 1);
         poolLast = broadcast - 1;
         if (!o.DhcpStart.IsV4 || !o.Network.Contains(o.DhcpStart) || o.Network.Length > 30)

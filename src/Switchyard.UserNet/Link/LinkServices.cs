@@ -19,7 +19,7 @@ using Switchyard.Core.Frames;
 using Switchyard.Protocols;
 using Switchyard.UserNet.Link;
 
-namespace Switchyard.UserNet;
+namespace Switchyard.UserNet.Link;
 
 public sealed class LinkServices : INeighbours
 {
@@ -52,9 +52,8 @@ public sealed class LinkServices : INeighbours
             v6 = new Ipv6Services(context, Learn, search);
         }
 
-        uint mask = options.Network.Length == 0 ? 0 : uint.MaxValue << (32 - options.Network.Length);
-        networkAddress = options.Network.Address.V4 & mask;
-        networkBroadcast = networkAddress | ~mask;
+        networkAddress = options.Network.NetworkAddress.V4;
+        networkBroadcast = options.Network.BroadcastAddress.V4;
     }
 
     /// <summary>The gateway's IPv6 link-local address (fe80::EUI-64 of its MAC).</summary>

@@ -21,7 +21,7 @@ using Switchyard.Core.Loop;
 using Switchyard.Protocols;
 using Switchyard.UserNet.Tcp;
 
-namespace Switchyard.UserNet;
+namespace Switchyard.UserNet.Tcp;
 
 public sealed class TcpNat : IHostSocketOwner
 {

@@ -23,7 +23,7 @@ using Switchyard.Core.Loop;
 using Switchyard.Protocols;
 using Switchyard.UserNet.Udp;
 
-namespace Switchyard.UserNet;
+namespace Switchyard.UserNet.Udp;
 
 public sealed class UdpNat : IHostSocketOwner
 {
