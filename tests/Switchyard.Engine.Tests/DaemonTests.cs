@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
+using Switchyard.TestKit.Streams;
 
 namespace Switchyard.Engine.Tests;
 
@@ -39,13 +40,13 @@ public sealed class DaemonTests : IAsyncLifetime
         await WaitForPorts(3);
 
         // b announces itself (broadcast); everyone else hears it.
-        await SendFrame(b, Frame(dst: 0xFFFFFFFFFFFF, src: 0x02_00_00_00_00_0B));
-        Assert.Equal(0x02_00_00_00_00_0BUL, Source(await ReceiveFrame(a)));
-        Assert.Equal(0x02_00_00_00_00_0BUL, Source(await ReceiveFrame(c)));
+        await StreamWire.SendFrameAsync(b, StreamWire.Frame(destination: 0xFFFFFFFFFFFF, source: 0x02_00_00_00_00_0B));
+        Assert.Equal(0x02_00_00_00_00_0BUL, Source(await StreamWire.ReceiveFrameAsync(a)));
+        Assert.Equal(0x02_00_00_00_00_0BUL, Source(await StreamWire.ReceiveFrameAsync(c)));
 
         // a to b is now known unicast: b gets it, c does not.
-        await SendFrame(a, Frame(dst: 0x02_00_00_00_00_0B, src: 0x02_00_00_00_00_0A));
-        Assert.Equal(0x02_00_00_00_00_0AUL, Source(await ReceiveFrame(b)));
+        await StreamWire.SendFrameAsync(a, StreamWire.Frame(destination: 0x02_00_00_00_00_0B, source: 0x02_00_00_00_00_0A));
+        Assert.Equal(0x02_00_00_00_00_0AUL, Source(await StreamWire.ReceiveFrameAsync(b)));
         c.ReceiveTimeout = 300;
         Assert.Throws<SocketException>(() => c.Receive(new byte[4]));
 
@@ -144,7 +145,7 @@ public sealed class DaemonTests : IAsyncLifetime
         ControlResponse r = await ControlClient.SendAsync(ControlSocket, new ControlRequest("port-set", "default", "stream.1", Link: "down"));
         Assert.True(r.Ok, r.Error);
         Assert.Contains("link down", r.Message, StringComparison.Ordinal);
-        await SendFrame(a, Frame(dst: 0xFFFFFFFFFFFF, src: 0x02_00_00_00_00_0A));
+        await StreamWire.SendFrameAsync(a, StreamWire.Frame(destination: 0xFFFFFFFFFFFF, source: 0x02_00_00_00_00_0A));
         b.ReceiveTimeout = 300;
         Assert.Throws<SocketException>(() => b.Receive(new byte[4]));
 
@@ -155,9 +156,9 @@ public sealed class DaemonTests : IAsyncLifetime
 
         r = await ControlClient.SendAsync(ControlSocket, new ControlRequest("port-set", "default", "stream.1", Link: "up"));
         Assert.True(r.Ok, r.Error);
-        await SendFrame(a, Frame(dst: 0xFFFFFFFFFFFF, src: 0x02_00_00_00_00_0A));
+        await StreamWire.SendFrameAsync(a, StreamWire.Frame(destination: 0xFFFFFFFFFFFF, source: 0x02_00_00_00_00_0A));
         b.ReceiveTimeout = 0;
-        Assert.Equal(0x02_00_00_00_00_0AUL, Source(await ReceiveFrame(b)));
+        Assert.Equal(0x02_00_00_00_00_0AUL, Source(await StreamWire.ReceiveFrameAsync(b)));
     }
 
     [Theory]
@@ -178,45 +179,7 @@ public sealed class DaemonTests : IAsyncLifetime
         Assert.Equal("access vlan 1", port.Vlan);
     }
 
-    private static byte[] Frame(ulong dst, ulong src)
-    {
-        byte[] f = new byte[64];
-        Core.Frames.Ethernet.WriteMac(f, dst);
-        Core.Frames.Ethernet.WriteMac(f.AsSpan(6), src);
-        f[12] = 0x08;
-        return f;
-    }
-
     private static ulong Source(byte[] frame) => Core.Frames.Ethernet.Source(frame);
-
-    private static async Task SendFrame(Socket s, byte[] frame)
-    {
-        byte[] wire = new byte[4 + frame.Length];
-        BinaryPrimitives.WriteUInt32BigEndian(wire, (uint)frame.Length);
-        frame.CopyTo(wire, 4);
-        await s.SendAsync(wire);
-    }
-
-    private static async Task<byte[]> ReceiveFrame(Socket s)
-    {
-        byte[] prefix = await ReceiveExactly(s, 4);
-        return await ReceiveExactly(s, (int)BinaryPrimitives.ReadUInt32BigEndian(prefix));
-    }
-
-    private static async Task<byte[]> ReceiveExactly(Socket s, int count)
-    {
-        byte[] buffer = new byte[count];
-        int got = 0;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        while (got < count)
-        {
-            int n = await s.ReceiveAsync(buffer.AsMemory(got), SocketFlags.None, timeout.Token);
-            Assert.True(n > 0, "unexpected EOF");
-            got += n;
-        }
-
-        return buffer;
-    }
 
     private Socket Connect()
     {

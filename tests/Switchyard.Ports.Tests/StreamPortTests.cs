@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Switchyard.Core.Frames;
 using Switchyard.Core.Ports;
 using Switchyard.Ports.Stream;
+using Switchyard.TestKit.Streams;
 
 namespace Switchyard.Ports.Tests;
 
@@ -18,7 +19,7 @@ public sealed class StreamPortTests : IDisposable
     {
         (StreamPort port, RecordingSink sink, Socket peer) = await StartPort();
         byte[] frame = Frame(100, fill: 0x5A);
-        foreach (byte b in Prefixed(frame))
+        foreach (byte b in StreamWire.Prefixed(frame))
         {
             peer.Send([b]);
         }
@@ -36,7 +37,7 @@ public sealed class StreamPortTests : IDisposable
         var all = new List<byte>();
         for (int i = 0; i < 50; i++)
         {
-            all.AddRange(Prefixed(Frame(60 + i, fill: (byte)i)));
+            all.AddRange(StreamWire.Prefixed(Frame(60 + i, fill: (byte)i)));
         }
 
         peer.Send(all.ToArray());
@@ -77,7 +78,7 @@ public sealed class StreamPortTests : IDisposable
     public async Task Receive_EofInsideFrame_ClosesAsTruncated()
     {
         (StreamPort port, RecordingSink sink, Socket peer) = await StartPort();
-        byte[] bytes = Prefixed(Frame(200, 1));
+        byte[] bytes = StreamWire.Prefixed(Frame(200, 1));
         peer.Send(bytes.AsSpan(0, 50));
         peer.Shutdown(SocketShutdown.Send);
         await RecordingSink.WaitUntil(() => sink.Closed.Count == 1, "the port to close");
@@ -90,8 +91,8 @@ public sealed class StreamPortTests : IDisposable
     public async Task Receive_RuntFrame_IsDroppedButConnectionStays()
     {
         (StreamPort port, RecordingSink sink, Socket peer) = await StartPort();
-        peer.Send(Prefixed(new byte[10]));
-        peer.Send(Prefixed(Frame(64, 3)));
+        peer.Send(StreamWire.Prefixed(new byte[10]));
+        peer.Send(StreamWire.Prefixed(Frame(64, 3)));
         await RecordingSink.WaitUntil(() => sink.Frames.Count == 1, "the good frame");
         Assert.Equal(1, port.Counters.Drops(DropReason.RxRunt));
         Assert.Empty(sink.Closed);
@@ -114,10 +115,10 @@ public sealed class StreamPortTests : IDisposable
 
         for (int i = 0; i < 20; i++)
         {
-            byte[] prefix = ReceiveExactly(peer, 4);
+            byte[] prefix = StreamWire.ReceiveExactly(peer, 4);
             int length = (int)BinaryPrimitives.ReadUInt32BigEndian(prefix);
             Assert.Equal(100 + i, length);
-            byte[] body = ReceiveExactly(peer, length);
+            byte[] body = StreamWire.ReceiveExactly(peer, length);
             Assert.Equal((byte)i, body[20]);
         }
 
@@ -144,9 +145,9 @@ public sealed class StreamPortTests : IDisposable
         // Everything that was accepted arrives intact and framed.
         for (int i = 0; i < sent; i++)
         {
-            int length = (int)BinaryPrimitives.ReadUInt32BigEndian(ReceiveExactly(peer, 4));
+            int length = (int)BinaryPrimitives.ReadUInt32BigEndian(StreamWire.ReceiveExactly(peer, 4));
             Assert.Equal(1500, length);
-            _ = ReceiveExactly(peer, length);
+            _ = StreamWire.ReceiveExactly(peer, length);
         }
 
         peer.Dispose();
@@ -159,29 +160,6 @@ public sealed class StreamPortTests : IDisposable
         frame[0] = 0xFF; // broadcast destination
         frame[6] = 0x02; // locally administered unicast source
         return frame;
-    }
-
-    private static byte[] Prefixed(byte[] frame)
-    {
-        byte[] bytes = new byte[4 + frame.Length];
-        BinaryPrimitives.WriteUInt32BigEndian(bytes, (uint)frame.Length);
-        frame.CopyTo(bytes, 4);
-        return bytes;
-    }
-
-    private static byte[] ReceiveExactly(Socket s, int count)
-    {
-        byte[] buffer = new byte[count];
-        int got = 0;
-        s.ReceiveTimeout = 10_000;
-        while (got < count)
-        {
-            int n = s.Receive(buffer, got, count - got, SocketFlags.None);
-            Assert.True(n > 0, "peer saw EOF early");
-            got += n;
-        }
-
-        return buffer;
     }
 
     private async Task<(StreamPort Port, RecordingSink Sink, Socket Peer)> StartPort()

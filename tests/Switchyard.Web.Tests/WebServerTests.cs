@@ -12,6 +12,7 @@ using Switchyard.Engine;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.TestKit.VhostUser;
+using Switchyard.TestKit.Streams;
 
 namespace Switchyard.Web.Tests;
 
@@ -50,9 +51,9 @@ public sealed class WebServerTests : IAsyncLifetime
         using Socket a = ConnectStream();
         using Socket b = ConnectStream();
         await WaitForPortsAsync(3); // The gateway and two stream peers.
-        await SendFrameAsync(a, Frame(0xFFFF_FFFF_FFFF, MacA, 100));
-        await SendFrameAsync(b, Frame(MacA, MacB, 200));
-        await SendFrameAsync(b, Frame(MacA, MacB, 300));
+        await StreamWire.SendFrameAsync(a, StreamWire.Frame(0xFFFF_FFFF_FFFF, MacA, 100, etherType: 0x88B5));
+        await StreamWire.SendFrameAsync(b, StreamWire.Frame(MacA, MacB, 200, etherType: 0x88B5));
+        await StreamWire.SendFrameAsync(b, StreamWire.Frame(MacA, MacB, 300, etherType: 0x88B5));
         await WaitAsync(async () => (await Sy.SnapshotAsync()).Networks[0].Ports.Count(p => p.Macs.Count > 0 && p.Kind == "stream") == 2, "both MACs learned");
 
         using HttpResponseMessage response = await http.GetAsync(new Uri(Url, "metrics"));
@@ -94,7 +95,7 @@ public sealed class WebServerTests : IAsyncLifetime
         using VhostUserFrontEnd frontEnd = VhostUserFrontEnd.Connect(Path.Combine(runDir, Defaults.VhostUserSocketFileName));
         using var driver = new VirtioNetDriver(frontEnd);
         driver.Start();
-        driver.SendFrame(Frame(0xFFFF_FFFF_FFFF, MacV, 60));
+        driver.SendFrame(StreamWire.Frame(0xFFFF_FFFF_FFFF, MacV, 60, etherType: 0x88B5));
         await WaitAsync(
             async () => (await Sy.SnapshotAsync()).Networks[0].Ports.Any(p => p.Kind == "vhost-user" && p.RxFrames == 1 && p.Queues is { Count: 2 } q && q.All(r => r.Enabled)),
             "the vhost-user port to start both rings and receive the frame");
@@ -115,7 +116,7 @@ public sealed class WebServerTests : IAsyncLifetime
     {
         using Socket a = ConnectStream();
         await WaitForPortsAsync(2);
-        await SendFrameAsync(a, Frame(0xFFFF_FFFF_FFFF, MacA, 80));
+        await StreamWire.SendFrameAsync(a, StreamWire.Frame(0xFFFF_FFFF_FFFF, MacA, 80, etherType: 0x88B5));
         await WaitAsync(async () => (await Sy.SnapshotAsync()).Networks[0].Ports.Any(p => p.Macs.Contains(Ethernet.FormatMac(MacA))), "the MAC learned");
 
         using HttpResponseMessage response = await http.GetAsync(new Uri(Url, "api/state"));
@@ -232,24 +233,6 @@ public sealed class WebServerTests : IAsyncLifetime
         var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         s.Connect(new UnixDomainSocketEndPoint(Path.Combine(runDir, Defaults.StreamSocketFileName)));
         return s;
-    }
-
-    private static byte[] Frame(ulong destination, ulong source, int length)
-    {
-        byte[] f = new byte[length];
-        Ethernet.WriteMac(f, destination);
-        Ethernet.WriteMac(f.AsSpan(6), source);
-        f[12] = 0x88; // A local experimental EtherType (0x88B5): the gateway ignores it.
-        f[13] = 0xB5;
-        return f;
-    }
-
-    private static async Task SendFrameAsync(Socket s, byte[] frame)
-    {
-        byte[] wire = new byte[4 + frame.Length];
-        BinaryPrimitives.WriteUInt32BigEndian(wire, (uint)frame.Length);
-        frame.CopyTo(wire, 4);
-        await s.SendAsync(wire);
     }
 
     private async Task WaitForPortsAsync(int count) =>

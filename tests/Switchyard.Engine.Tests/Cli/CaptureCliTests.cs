@@ -10,6 +10,7 @@ using Switchyard.Cli;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.TestKit;
+using Switchyard.TestKit.Streams;
 
 namespace Switchyard.Engine.Tests.Cli;
 
@@ -102,12 +103,12 @@ public sealed class CaptureCliTests : IAsyncLifetime
         Task<(int, string, string)> capture = Run("capture", "stream.1", "-w", file, "--count", "2");
         await WaitForFileAsync(file, 24, capture);
 
-        byte[] fromA = Frame(0xFF_FF_FF_FF_FF_FF, 0x02_00_00_00_00_0A, 70);
-        byte[] toA = Frame(0x02_00_00_00_00_0A, 0x02_00_00_00_00_0B, 90);
-        await SendFrameAsync(a, fromA);
+        byte[] fromA = StreamWire.Frame(0xFF_FF_FF_FF_FF_FF, 0x02_00_00_00_00_0A, 70);
+        byte[] toA = StreamWire.Frame(0x02_00_00_00_00_0A, 0x02_00_00_00_00_0B, 90);
+        await StreamWire.SendFrameAsync(a, fromA);
         await Task.Delay(50);
-        await SendFrameAsync(b, toA);
-        await SendFrameAsync(b, Frame(0x02_00_00_00_00_0A, 0x02_00_00_00_00_0B, 91)); // after --count: not in the file
+        await StreamWire.SendFrameAsync(b, toA);
+        await StreamWire.SendFrameAsync(b, StreamWire.Frame(0x02_00_00_00_00_0A, 0x02_00_00_00_00_0B, 91)); // after --count: not in the file
 
         (int code, _, string error) = await capture.WaitAsync(TimeSpan.FromSeconds(20));
         Assert.True(code == 0, error);
@@ -147,24 +148,6 @@ public sealed class CaptureCliTests : IAsyncLifetime
         }
 
         throw new TimeoutException($"{ports} ports never appeared");
-    }
-
-    private static byte[] Frame(ulong destination, ulong source, int length)
-    {
-        byte[] f = new byte[length];
-        Core.Frames.Ethernet.WriteMac(f, destination);
-        Core.Frames.Ethernet.WriteMac(f.AsSpan(6), source);
-        f[12] = 0x08;
-        f[length - 1] = 0x5a;
-        return f;
-    }
-
-    private static async Task SendFrameAsync(Socket s, byte[] frame)
-    {
-        byte[] wire = new byte[4 + frame.Length];
-        BinaryPrimitives.WriteUInt32BigEndian(wire, (uint)frame.Length);
-        frame.CopyTo(wire, 4);
-        await s.SendAsync(wire);
     }
 
     private async Task<(int Code, string Output, string Error)> Run(params string[] args)

@@ -11,6 +11,7 @@ using Switchyard.Cli;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.Engine.Networks;
+using Switchyard.TestKit.Streams;
 
 namespace Switchyard.Engine.Tests.Cli;
 
@@ -205,9 +206,9 @@ public sealed class TopologyCliTests : IAsyncLifetime
         await WaitForPortsAsync("guests.1", "guests.2", "extra.1");
 
         // The first two connections were not touched: frames still cross between them, and to the new port.
-        await SendFrame(a, Frame(dst: 0xFFFFFFFFFFFF, src: 0x02_00_00_00_00_0A));
-        Assert.Equal(0x02_00_00_00_00_0AUL, Source(await ReceiveFrame(b)));
-        Assert.Equal(0x02_00_00_00_00_0AUL, Source(await ReceiveFrame(c)));
+        await StreamWire.SendFrameAsync(a, StreamWire.Frame(destination: 0xFFFFFFFFFFFF, source: 0x02_00_00_00_00_0A));
+        Assert.Equal(0x02_00_00_00_00_0AUL, Source(await StreamWire.ReceiveFrameAsync(b)));
+        Assert.Equal(0x02_00_00_00_00_0AUL, Source(await StreamWire.ReceiveFrameAsync(c)));
         ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ControlRequest("show"));
         Assert.Equal(0, show.Show!.Networks[0].Counters["ports_closed_by_peer"]);
     }
@@ -228,8 +229,8 @@ public sealed class TopologyCliTests : IAsyncLifetime
         Assert.False(File.Exists(Path.Combine(dir, "extra.sock")));
         Socket moved = await ConnectAsync("moved.sock");
         await WaitForPortsAsync("guests.1", "extra.1");
-        await SendFrame(a, Frame(dst: 0xFFFFFFFFFFFF, src: 0x02_00_00_00_00_0A));
-        Assert.Equal(0x02_00_00_00_00_0AUL, Source(await ReceiveFrame(moved)));
+        await StreamWire.SendFrameAsync(a, StreamWire.Frame(destination: 0xFFFFFFFFFFFF, source: 0x02_00_00_00_00_0A));
+        Assert.Equal(0x02_00_00_00_00_0AUL, Source(await StreamWire.ReceiveFrameAsync(moved)));
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         Assert.Equal(0, await old.ReceiveAsync(new byte[16], SocketFlags.None, timeout.Token)); // Closed with its port.
     }
@@ -479,43 +480,6 @@ public sealed class TopologyCliTests : IAsyncLifetime
         return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
     }
 
-    private static byte[] Frame(ulong dst, ulong src)
-    {
-        byte[] f = new byte[64];
-        Core.Frames.Ethernet.WriteMac(f, dst);
-        Core.Frames.Ethernet.WriteMac(f.AsSpan(6), src);
-        f[12] = 0x08;
-        return f;
-    }
-
     private static ulong Source(byte[] frame) => Core.Frames.Ethernet.Source(frame);
 
-    private static async Task SendFrame(Socket s, byte[] frame)
-    {
-        byte[] wire = new byte[4 + frame.Length];
-        BinaryPrimitives.WriteUInt32BigEndian(wire, (uint)frame.Length);
-        frame.CopyTo(wire, 4);
-        await s.SendAsync(wire);
-    }
-
-    private static async Task<byte[]> ReceiveFrame(Socket s)
-    {
-        byte[] prefix = await ReceiveExactly(s, 4);
-        return await ReceiveExactly(s, (int)BinaryPrimitives.ReadUInt32BigEndian(prefix));
-    }
-
-    private static async Task<byte[]> ReceiveExactly(Socket s, int count)
-    {
-        byte[] buffer = new byte[count];
-        int got = 0;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        while (got < count)
-        {
-            int n = await s.ReceiveAsync(buffer.AsMemory(got), SocketFlags.None, timeout.Token);
-            Assert.True(n > 0, "unexpected EOF");
-            got += n;
-        }
-
-        return buffer;
-    }
 }

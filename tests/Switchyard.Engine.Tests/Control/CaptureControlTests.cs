@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.TestKit;
+using Switchyard.TestKit.Streams;
 
 namespace Switchyard.Engine.Tests.Control;
 
@@ -50,12 +51,12 @@ public sealed class CaptureControlTests : IAsyncLifetime
         Assert.Equal("capture 1: port stream.1 on network default, both directions", session.Response.Message);
         byte[] header = await ReadExactlyAsync(session.Body, 24);
 
-        byte[] fromA = Frame(Broadcast, MacA, 64);
-        byte[] toA = Frame(MacA, MacB, 100);
-        await SendFrameAsync(a, fromA);
-        await ReceiveFrameAsync(b);
-        await SendFrameAsync(b, toA);
-        Assert.Equal(toA, await ReceiveFrameAsync(a));
+        byte[] fromA = StreamWire.Frame(Broadcast, MacA, 64);
+        byte[] toA = StreamWire.Frame(MacA, MacB, 100);
+        await StreamWire.SendFrameAsync(a, fromA);
+        await StreamWire.ReceiveFrameAsync(b);
+        await StreamWire.SendFrameAsync(b, toA);
+        Assert.Equal(toA, await StreamWire.ReceiveFrameAsync(a));
 
         PcapFile file = PcapFile.Parse([.. header, .. await ReadToEndAsync(session.Body)]);
         Assert.Equal([fromA, toA], file.Records.Select(r => r.Data));
@@ -75,12 +76,12 @@ public sealed class CaptureControlTests : IAsyncLifetime
         Assert.Equal("every frame entering network default", session.Response.Message!.Split(": ", 2)[1]);
         byte[] header = await ReadExactlyAsync(session.Body, 24);
 
-        byte[] fromA = Frame(Broadcast, MacA, 64);
-        byte[] fromB = Frame(Broadcast, MacB, 80);
-        await SendFrameAsync(a, fromA);
-        await ReceiveFrameAsync(b);
-        await SendFrameAsync(b, fromB);
-        await ReceiveFrameAsync(a);
+        byte[] fromA = StreamWire.Frame(Broadcast, MacA, 64);
+        byte[] fromB = StreamWire.Frame(Broadcast, MacB, 80);
+        await StreamWire.SendFrameAsync(a, fromA);
+        await StreamWire.ReceiveFrameAsync(b);
+        await StreamWire.SendFrameAsync(b, fromB);
+        await StreamWire.ReceiveFrameAsync(a);
 
         PcapFile file = PcapFile.Parse([.. header, .. await ReadToEndAsync(session.Body)]);
         Assert.Equal([fromA, fromB], file.Records.Select(r => r.Data));
@@ -100,10 +101,10 @@ public sealed class CaptureControlTests : IAsyncLifetime
         var frames = new List<byte[]>();
         for (int i = 0; i < 3; i++)
         {
-            byte[] frame = Frame(Broadcast, MacA, 60 + i);
+            byte[] frame = StreamWire.Frame(Broadcast, MacA, 60 + i);
             frames.Add(frame);
-            await SendFrameAsync(a, frame);
-            await ReceiveFrameAsync(b);
+            await StreamWire.SendFrameAsync(a, frame);
+            await StreamWire.ReceiveFrameAsync(b);
         }
 
         PcapFile whole = PcapFile.Parse([.. firstHeader, .. await ReadToEndAsync(first.Body)]);
@@ -284,36 +285,6 @@ public sealed class CaptureControlTests : IAsyncLifetime
         }
 
         throw new TimeoutException($"{ports} ports never appeared");
-    }
-
-    private static byte[] Frame(ulong destination, ulong source, int length)
-    {
-        byte[] f = new byte[length];
-        for (int i = 14; i < length; i++)
-        {
-            f[i] = (byte)(i * 13);
-        }
-
-        Core.Frames.Ethernet.WriteMac(f, destination);
-        Core.Frames.Ethernet.WriteMac(f.AsSpan(6), source);
-        f[12] = 0x08;
-        f[13] = 0x00;
-        return f;
-    }
-
-    private static async Task SendFrameAsync(Socket s, byte[] frame)
-    {
-        byte[] wire = new byte[4 + frame.Length];
-        BinaryPrimitives.WriteUInt32BigEndian(wire, (uint)frame.Length);
-        frame.CopyTo(wire, 4);
-        await s.SendAsync(wire);
-    }
-
-    private static async Task<byte[]> ReceiveFrameAsync(Socket s)
-    {
-        using var stream = new NetworkStream(s, ownsSocket: false);
-        byte[] prefix = await ReadExactlyAsync(stream, 4);
-        return await ReadExactlyAsync(stream, (int)BinaryPrimitives.ReadUInt32BigEndian(prefix));
     }
 
     private static async Task<byte[]> ReadExactlyAsync(Stream s, int count)
