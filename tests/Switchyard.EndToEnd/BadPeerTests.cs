@@ -18,22 +18,15 @@ public sealed class BadPeerTests(ITestOutputHelper output)
     public async Task BadLengthPrefixesAndTruncation_CloseOnlyThatConnection_GuestsKeepTalking()
     {
         await using SwitchyardProcess sy = await SwitchyardProcess.StartAsync(log: output.WriteLine);
-        string netdev = $"stream,id=n0,server=off,addr.type=unix,addr.path={sy.StreamSocket}";
-
-        await using QemuGuest a = QemuGuest.Start(new QemuGuestOptions
-        {
-            Name = "a",
-            TestScript = Shebang + StaticIPv4(1) + "sleep 150\n",
-            ExtraArgs = ["-netdev", netdev, "-device", $"virtio-net-pci,netdev=n0,romfile=,mac={QemuGuest.Mac(1)}"],
-            Log = output.WriteLine,
-        });
-        await using QemuGuest b = QemuGuest.Start(new QemuGuestOptions
-        {
-            Name = "b",
-            TestScript = Shebang + StaticIPv4(2) + WaitForPing(TestAddress(1), attempts: 90) + "echo ATTACK-NOW\n" + Ping(TestAddress(1), 20),
-            ExtraArgs = ["-netdev", netdev, "-device", $"e1000,netdev=n0,romfile=,mac={QemuGuest.Mac(2)}"],
-            Log = output.WriteLine,
-        });
+        await using GuestPair guests = GuestPair.OnStream(
+            sy.StreamSocket,
+            Shebang + StaticIPv4(1) + "sleep 150\n",
+            Shebang + StaticIPv4(2) + WaitForPing(TestAddress(1), attempts: 90) + "echo ATTACK-NOW\n" + Ping(TestAddress(1), 20),
+            output.WriteLine,
+            modelA: "virtio-net-pci",
+            modelB: "e1000");
+        QemuGuest a = guests.A;
+        QemuGuest b = guests.B;
         await b.WaitForLineAsync("ATTACK-NOW", GuestTimeout);
 
         byte[] oversized = new byte[4];

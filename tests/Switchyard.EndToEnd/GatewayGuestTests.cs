@@ -12,7 +12,7 @@ using Switchyard.TestKit;
 using Switchyard.TestKit.Qemu;
 using Switchyard.TestKit.Servers;
 using Xunit.Abstractions;
-using static Switchyard.EndToEnd.VhostUserGuests;
+using static Switchyard.TestKit.Qemu.VhostUserGuests;
 using static Switchyard.TestKit.Qemu.GuestScripts;
 
 namespace Switchyard.EndToEnd;

@@ -14,7 +14,7 @@ using Switchyard.TestKit;
 using Switchyard.TestKit.Netns;
 using Switchyard.TestKit.Qemu;
 using Xunit.Abstractions;
-using static Switchyard.EndToEnd.VhostUserGuests;
+using static Switchyard.TestKit.Qemu.VhostUserGuests;
 using static Switchyard.TestKit.Qemu.GuestScripts;
 
 namespace Switchyard.EndToEnd;

@@ -16,22 +16,15 @@ public sealed class StreamGuestTests(ITestOutputHelper output)
     public async Task VirtioAndE1000Guests_OnStreamSocket_PingAndIperf3_ShowAndFdbListBoth()
     {
         await using SwitchyardProcess sy = await SwitchyardProcess.StartAsync(log: output.WriteLine);
-        string netdev = $"stream,id=n0,server=off,addr.type=unix,addr.path={sy.StreamSocket}";
-
-        await using QemuGuest a = QemuGuest.Start(new QemuGuestOptions
-        {
-            Name = "a",
-            TestScript = Shebang + StaticIPv4(1) + IperfServer(timeoutSeconds: 150) + "sleep 5\n",
-            ExtraArgs = ["-netdev", netdev, "-device", $"virtio-net-pci,netdev=n0,romfile=,mac={QemuGuest.Mac(1)}"],
-            Log = output.WriteLine,
-        });
-        await using QemuGuest b = QemuGuest.Start(new QemuGuestOptions
-        {
-            Name = "b",
-            TestScript = Shebang + StaticIPv4(2) + WaitForPing(TestAddress(1), attempts: 60) + IperfClient(TestAddress(1), seconds: 3) + "echo B-MEASURED\nsleep 10\n",
-            ExtraArgs = ["-netdev", netdev, "-device", $"e1000,netdev=n0,romfile=,mac={QemuGuest.Mac(2)}"],
-            Log = output.WriteLine,
-        });
+        await using GuestPair guests = GuestPair.OnStream(
+            sy.StreamSocket,
+            Shebang + StaticIPv4(1) + IperfServer(timeoutSeconds: 150) + "sleep 5\n",
+            Shebang + StaticIPv4(2) + WaitForPing(TestAddress(1), attempts: 60) + IperfClient(TestAddress(1), seconds: 3) + "echo B-MEASURED\nsleep 10\n",
+            output.WriteLine,
+            modelA: "virtio-net-pci",
+            modelB: "e1000");
+        QemuGuest a = guests.A;
+        QemuGuest b = guests.B;
 
         await b.WaitForLineAsync("B-MEASURED", GuestTimeout);
         Assert.True(TryParseIperfResult(b.Output, out _, out double mbps), b.Describe("no iperf3 result"));

@@ -10,6 +10,7 @@ using System.Globalization;
 using System.Text.Json;
 using Switchyard.TestKit;
 using Switchyard.TestKit.Netns;
+using Switchyard.TestKit.Qemu;
 using Xunit.Abstractions;
 
 namespace Switchyard.EndToEnd;

@@ -7,7 +7,7 @@ using System.Text.Json;
 using Switchyard.TestKit;
 using Switchyard.TestKit.Qemu;
 using Xunit.Abstractions;
-using static Switchyard.EndToEnd.VhostUserGuests;
+using static Switchyard.TestKit.Qemu.VhostUserGuests;
 using static Switchyard.TestKit.Qemu.GuestScripts;
 
 namespace Switchyard.EndToEnd;
@@ -23,21 +23,16 @@ public sealed class VhostUserGuestTests(ITestOutputHelper output)
         string socket = Socket(sy);
 
         // a serves two iperf3 tests (b -> a, then a -> b with -R) and pings b.
-        await using QemuGuest a = QemuGuest.Start(Guest(
-            "a",
+        await using GuestPair guests = GuestPair.OnVhostUser(
             socket,
-            1,
             Shebang + StaticIPv4(1) + PrintVirtioFeatures + WaitForPing(TestAddress(2), attempts: 90) + Ping(TestAddress(2), 5)
                 + IperfServer(timeoutSeconds: 150) + IperfServer(timeoutSeconds: 60) + "sleep 5\n",
-            output.WriteLine));
-        await using QemuGuest b = QemuGuest.Start(Guest(
-            "b",
-            socket,
-            2,
             Shebang + StaticIPv4(2) + WaitForPing(TestAddress(1), attempts: 90) + Ping(TestAddress(1), 5)
                 + IperfClient(TestAddress(1), seconds: 3) + "echo B-TO-A-DONE\n"
                 + IperfClient(TestAddress(1), seconds: 3, extraArgs: "-R", attempts: 20) + "echo B-MEASURED\nsleep 10\n",
-            output.WriteLine));
+            output.WriteLine);
+        QemuGuest a = guests.A;
+        QemuGuest b = guests.B;
 
         await b.WaitForLineAsync("B-MEASURED", GuestTimeout);
         List<(double Sender, double Receiver)> results = IperfResults(b.Output);

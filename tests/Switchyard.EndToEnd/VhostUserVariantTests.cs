@@ -7,7 +7,7 @@ using System.Text.Json;
 using Switchyard.TestKit;
 using Switchyard.TestKit.Qemu;
 using Xunit.Abstractions;
-using static Switchyard.EndToEnd.VhostUserGuests;
+using static Switchyard.TestKit.Qemu.VhostUserGuests;
 using static Switchyard.TestKit.Qemu.GuestScripts;
 
 namespace Switchyard.EndToEnd;

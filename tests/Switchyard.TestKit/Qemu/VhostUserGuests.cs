@@ -1,4 +1,4 @@
-// Shared pieces of the vhost-user end-to-end tests: the QEMU arguments of a guest whose virtio-net
+// Shared pieces of the end-to-end tests (moved to the TestKit so every test project can boot them): the QEMU arguments of a guest whose virtio-net
 // NIC is served by Switchyard's default vhost-user socket (DIR/vhost-user.sock), the arguments of a
 // stream guest for mixed tests, and small readers of `switchyard show --json` and guest consoles.
 //
@@ -11,10 +11,10 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Xunit;
 using Switchyard.TestKit;
-using Switchyard.TestKit.Qemu;
 
-namespace Switchyard.EndToEnd;
+namespace Switchyard.TestKit.Qemu;
 
 /// <summary>Device options of one vhost-user virtio-net NIC; null leaves QEMU's default (on).</summary>
 public sealed record VhostUserNic
