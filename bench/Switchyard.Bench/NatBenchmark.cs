@@ -168,6 +168,11 @@ internal sealed class NatBenchmark(NatOptions options, ChildProcesses children)
             ProcessLog iperfServer = traffic.StartIperfServer(ns.Host, logs, "127.0.0.1", IperfPort);
             traffic.StartRrServer(ns.Host, logs, "127.0.0.1", RrPort);
             GuestLink guest = daemon.Start(ns, mtu, dir);
+            if (options.GuestQueueLength > 0)
+            {
+                guest = ns.SetQueueLength(guest, options.GuestQueueLength);
+            }
+
             if (guest.Mtu != mtu)
             {
                 problems.Add(Invariant($"the guest interface has MTU {guest.Mtu}, not {mtu}"));

@@ -17,9 +17,9 @@ using System.Text.RegularExpressions;
 namespace Switchyard.Bench;
 
 /// <summary>The guest's NAT-facing interface once a daemon configured it.</summary>
-internal sealed record GuestLink(string Name, string Address, int Mtu)
+internal sealed record GuestLink(string Name, string Address, int Mtu, int QueueLength)
 {
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Name} {Address} mtu {Mtu}");
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Name} {Address} mtu {Mtu} qlen {QueueLength}");
 }
 
 internal sealed partial class NatNamespaces(string prefix)
@@ -143,9 +143,11 @@ internal sealed partial class NatNamespaces(string prefix)
                 string addr = Exec("ip", "-n", Guest, "-o", "-4", "addr", "show", "dev", dev).Output;
                 Match mtu = LinkMtu().Match(link);
                 Match inet = Inet().Match(addr);
+                Match qlen = QueueLength().Match(link);
                 if (mtu.Success && inet.Success && link.Contains("LOWER_UP", StringComparison.Ordinal))
                 {
-                    return new GuestLink(dev, inet.Groups[1].Value, int.Parse(mtu.Groups[1].Value, CultureInfo.InvariantCulture));
+                    return new GuestLink(dev, inet.Groups[1].Value, int.Parse(mtu.Groups[1].Value, CultureInfo.InvariantCulture),
+                        qlen.Success ? int.Parse(qlen.Groups[1].Value, CultureInfo.InvariantCulture) : -1);
                 }
 
                 last = $"{dev}: {link.Trim()} {addr.Trim()}";
@@ -170,6 +172,19 @@ internal sealed partial class NatNamespaces(string prefix)
 
     [GeneratedRegex(@"\bmtu (\d+)")]
     private static partial Regex LinkMtu();
+
+    /// <summary>Gives the guest's interface a transmit queue of <paramref name="frames"/> (the tap's ring
+    /// towards the daemon) and returns the link as it is now.</summary>
+    public GuestLink SetQueueLength(GuestLink link, int frames)
+    {
+        Ip("-n", Guest, "link", "set", link.Name, "txqueuelen", frames.ToString(CultureInfo.InvariantCulture));
+        string shown = Exec("ip", "-n", Guest, "-o", "link", "show", "dev", link.Name).Output;
+        Match qlen = QueueLength().Match(shown);
+        return link with { QueueLength = qlen.Success ? int.Parse(qlen.Groups[1].Value, CultureInfo.InvariantCulture) : -1 };
+    }
+
+    [GeneratedRegex(@"\bqlen (\d+)")]
+    private static partial Regex QueueLength();
 
     [GeneratedRegex(@"\binet (\S+)")]
     private static partial Regex Inet();

@@ -45,6 +45,11 @@ internal sealed record NatOptions
           --switchyard-verbose  Run `switchyard up -v`
           --pasta P             pasta binary (default: pasta on PATH)
           --slirp4netns P       slirp4netns binary (default: slirp4netns on PATH)
+          --guest-txqueuelen N  Transmit queue of the guest's interface, in frames, set alike for every
+                                tool once it is up (default: 10000; 0: leave the kernel's 1000). A tap
+                                drops what overflows it, and pasta recovers from such a loss only by
+                                retransmission timeouts: at 1000 frames (1.5 MB at MTU 1500, less than
+                                one TCP window) its guest -> host stream stalls on a busy machine
           --netns-prefix NAME   Names of the namespaces: NAME-host and NAME-guest (default: synat-PID);
                                 existing namespaces with those names are deleted first
           --quiet S             Before each run, wait up to S seconds for half a second in which the
@@ -78,6 +83,9 @@ internal sealed record NatOptions
     public string Pasta { get; init; } = "pasta";
 
     public string Slirp4netns { get; init; } = "slirp4netns";
+
+    /// <summary>The guest interface's transmit queue in frames (0: the kernel's default); see the help.</summary>
+    public int GuestQueueLength { get; init; } = 10000;
 
     public string NetnsPrefix { get; init; } = string.Create(CultureInfo.InvariantCulture, $"synat-{Environment.ProcessId}");
 
@@ -134,6 +142,9 @@ internal sealed record NatOptions
                     break;
                 case "--slirp4netns":
                     o = o with { Slirp4netns = Value(args, ref i) };
+                    break;
+                case "--guest-txqueuelen":
+                    o = o with { GuestQueueLength = ParseInt(arg, Value(args, ref i), 0, 1_000_000) };
                     break;
                 case "--netns-prefix":
                     o = o with { NetnsPrefix = ParseName(arg, Value(args, ref i)) };
