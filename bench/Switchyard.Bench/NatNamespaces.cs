@@ -22,7 +22,7 @@ internal sealed record GuestLink(string Name, string Address, int Mtu, int Queue
     public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Name} {Address} mtu {Mtu} qlen {QueueLength}");
 }
 
-internal sealed partial class NatNamespaces(string prefix)
+internal sealed partial class NatNamespaces(string prefix) : IRunNamespaces
 {
     /// <summary>The host namespace's own non-loopback address (TEST-NET-1), the ping target.</summary>
     public const string HostAddress = "192.0.2.1";
@@ -33,6 +33,8 @@ internal sealed partial class NatNamespaces(string prefix)
     public string Host { get; } = prefix + "-host";
 
     public string Guest { get; } = prefix + "-guest";
+
+    public IReadOnlyDictionary<string, string> Aliases => new Dictionary<string, string> { [Host] = "HOST", [Guest] = "GUEST" };
 
     /// <summary>The guest namespace as a path (what pasta --netns and slirp4netns --netns-type=path take).</summary>
     public string GuestPath => "/run/netns/" + Guest;
