@@ -74,4 +74,20 @@ public class StallRuleTests
     [Fact]
     public void Paired_FailedRun_IsSkippedNotCounted() =>
         Assert.Equal("2.00 (2.00–2.00)", StallRule.Paired([8.0, null], [4.0, 4.0], StallRule.Floor(8.0)));
+
+    [Fact]
+    public void IsStalled_HalfTheSecondsEmpty_CountsAsStalledAboveTheFloor()
+    {
+        // nat-2026-12-07.md, run 5, MTU 65520, pasta: 0.11 Gbit/s, 2 of 4 s moved nothing.
+        var t = new Throughput(0.11, 109, 2, 0, 0, 0, 2);
+
+        Assert.True(StallRule.IsStalled(t, StallRule.Floor(4.12), seconds: 4));
+        Assert.False(StallRule.IsStalled(t with { StalledSeconds = 1 }, StallRule.Floor(4.12), seconds: 4));
+    }
+
+    [Fact]
+    public void RatioOfMedians_MarkedFigures_LeaveTheStalledRunOut() =>
+        Assert.Equal(
+            "2.00 (1 stalled run left out)",
+            StallRule.RatioOfMedians([new RunFigure(4.0, false)], [new RunFigure(2.0, false), new RunFigure(0.11, true)], "switchyard", "pasta"));
 }

@@ -21,6 +21,9 @@ internal sealed record NatResult : ScenarioResult
 
     /// <summary>iperf3 -R: host -> guest.</summary>
     public Throughput? Down { get; init; }
+
+    /// <summary>Frames the guest's interface dropped on transmit during iperf3 guest -> host (-1: unknown).</summary>
+    public long UpTxDropped { get; init; } = -1;
 }
 
 internal sealed class NatBenchmark(NatOptions options, ChildProcesses children)
@@ -84,11 +87,14 @@ internal sealed class NatBenchmark(NatOptions options, ChildProcesses children)
         // The host namespace's own address, not 10.0.2.2: libslirp answers the gateway address itself,
         // and this pasta maps it to the loopback for TCP and UDP only.
         PingStats? ping = traffic.Ping(ns.Guest, NatNamespaces.HostAddress, Options.PingCount, logs, problems);
+        long droppedBefore = ns.TxDropped(guest);
         Throughput? up = traffic.Iperf(ns.Guest, NatNamespaces.Gateway, IperfPort, Options.Seconds, Options.Omit, iperfServer, daemon.Pids,
             reverse: false, "iperf3 guest-to-host", logs, problems);
+        long droppedAfter = ns.TxDropped(guest);
         Throughput? down = traffic.Iperf(ns.Guest, NatNamespaces.Gateway, IperfPort, Options.Seconds, Options.Omit, iperfServer, daemon.Pids,
             reverse: true, "iperf3 host-to-guest", logs, problems);
-        return new NatResult { Guest = guest, Rr = rr, Ping = ping, Up = up, Down = down, Counters = daemon.Counters() };
+        long upDropped = droppedBefore >= 0 && droppedAfter >= 0 ? droppedAfter - droppedBefore : -1;
+        return new NatResult { Guest = guest, Rr = rr, Ping = ping, Up = up, Down = down, UpTxDropped = upDropped, Counters = daemon.Counters() };
     }
 
     protected override ScenarioReport<NatTool, NatResult, NatOptions> CreateReport(ScenarioContext<NatTool> context, IReadOnlyList<ScenarioRun<NatTool, NatResult>> runs) =>

@@ -185,6 +185,18 @@ internal sealed partial class NatNamespaces(string prefix) : IRunNamespaces
         return link with { QueueLength = qlen.Success ? int.Parse(qlen.Groups[1].Value, CultureInfo.InvariantCulture) : -1 };
     }
 
+    /// <summary>The frames the guest's interface dropped on transmit so far (a full tap ring: the daemon
+    /// did not read in time), or -1 if `ip -s` does not say.</summary>
+    public long TxDropped(GuestLink link)
+    {
+        Match m = TxCounters().Match(Exec("ip", "-n", Guest, "-s", "-o", "link", "show", "dev", link.Name).Output);
+        return m.Success ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : -1;
+    }
+
+    // `ip -s -o link`: "TX: bytes packets errors dropped carrier collsns \    B P E D C C".
+    [GeneratedRegex(@"TX:[^\\]*\\\s+\d+\s+\d+\s+\d+\s+(\d+)")]
+    private static partial Regex TxCounters();
+
     [GeneratedRegex(@"\bqlen (\d+)")]
     private static partial Regex QueueLength();
 

@@ -81,22 +81,22 @@ internal sealed class NatReport(NatOptions options, ScenarioContext<NatTool> con
 
     protected override void AppendEveryRun(StringBuilder sb)
     {
-        sb.AppendLine("CPU columns: daemon / iperf3 client / iperf3 server / rest of the machine, in CPUs. *retr*: TCP retransmits the sender counted; *stalled*: measured seconds in which nothing arrived.");
+        sb.AppendLine("CPU columns: daemon / iperf3 client / iperf3 server / rest of the machine, in CPUs. *retr*: TCP retransmits the sender counted; *stalled*: measured seconds in which nothing arrived; *tap drops*: frames the guest's interface dropped on transmit during guest → host (its ring to the daemon was full).");
         sb.AppendLine();
-        sb.AppendLine("| run | MTU | tool | guest interface | guest → host Gbit/s | retr | stalled | CPU d/c/s/rest | host → guest Gbit/s | retr | stalled | CPU d/c/s/rest | RR median µs | RR p99 µs | RR/s | ping µs (min–max, replies) | quiet wait |");
-        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        sb.AppendLine("| run | MTU | tool | guest interface | guest → host Gbit/s | retr | stalled | tap drops | CPU d/c/s/rest | host → guest Gbit/s | retr | stalled | CPU d/c/s/rest | RR median µs | RR p99 µs | RR/s | ping µs (min–max, replies) | quiet wait |");
+        sb.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
         foreach (ScenarioRun<NatTool, NatResult> r in Runs)
         {
             NatResult x = r.Result;
             if (x.Error is not null)
             {
-                sb.AppendLine(Inv($"| {r.Run} | {r.Mtu} | {Options.Name(r.Tool)} | FAILED: {x.Error.Split('\n')[0]} | | | | | | | | | | | | | {x.QuietWait:F1} s |"));
+                sb.AppendLine(Inv($"| {r.Run} | {r.Mtu} | {Options.Name(r.Tool)} | FAILED: {x.Error.Split('\n')[0]} | | | | | | | | | | | | | | {x.QuietWait:F1} s |"));
                 continue;
             }
 
             string ping = x.Ping is { } p ? Inv($"{p.MedianUs:F0} ({p.MinUs:F0}–{p.MaxUs:F0}, {p.Received}/{p.Sent})") : "-";
             string rrs = x.Rr is { } rr ? rr.PerSecond.ToString("F0", CultureInfo.InvariantCulture) : "-";
-            sb.AppendLine(Inv($"| {r.Run} | {r.Mtu} | {Options.Name(r.Tool)} | {x.Guest} | {Gbps(x.Up)} | {Retr(x.Up)} | {Stalled(x.Up)} | {CpuSet(x.Up)} | {Gbps(x.Down)} | {Retr(x.Down)} | {Stalled(x.Down)} | {CpuSet(x.Down)} | {Us(x.Rr?.MedianUs)} | {Us(x.Rr?.P99Us)} | {rrs} | {ping} | {x.QuietWait:F1} s |"));
+            sb.AppendLine(Inv($"| {r.Run} | {r.Mtu} | {Options.Name(r.Tool)} | {x.Guest} | {Gbps(x.Up)} | {Retr(x.Up)} | {Stalled(x.Up)} | {(x.UpTxDropped >= 0 ? x.UpTxDropped.ToString(CultureInfo.InvariantCulture) : "-")} | {CpuSet(x.Up)} | {Gbps(x.Down)} | {Retr(x.Down)} | {Stalled(x.Down)} | {CpuSet(x.Down)} | {Us(x.Rr?.MedianUs)} | {Us(x.Rr?.P99Us)} | {rrs} | {ping} | {x.QuietWait:F1} s |"));
         }
     }
 

@@ -198,13 +198,28 @@ internal abstract class ScenarioReport<TTool, TResult, TOptions>(TOptions option
     /// <summary>A throughput cell: median (min–max) of the valid runs, with the stalled ones counted.</summary>
     protected string FlowCell(TTool tool, int mtu, Measure<TResult> measure)
     {
-        List<double> all = Values(tool, mtu, measure.Pick);
-        double floor = Floor(mtu, measure);
-        List<double> valid = StallRule.Valid(all, floor);
+        List<RunFigure> all = Figures(tool, mtu, measure);
+        List<double> valid = StallRule.Valid(all);
         int stalled = all.Count - valid.Count;
         return valid.Count == 0 && stalled > 0
-            ? $"stalled: {Report.Spread(all, measure.Format)}"
+            ? $"stalled: {Report.Spread(all.Select(f => f.Value).ToList(), measure.Format)}"
             : Report.Spread(valid, measure.Format) + (stalled > 0 ? Inv($" +{stalled} stalled") : string.Empty);
+    }
+
+    /// <summary>Every completed run's figure of <paramref name="measure"/>, marked by the stall rule.</summary>
+    protected List<RunFigure> Figures(TTool tool, int mtu, Measure<TResult> measure)
+    {
+        double floor = Floor(mtu, measure);
+        var figures = new List<RunFigure>();
+        foreach (ScenarioRun<TTool, TResult> r in Runs)
+        {
+            if (r.Tool.Equals(tool) && r.Mtu == mtu && r.Result.Error is null && measure.Pick(r.Result) is double v && !double.IsNaN(v))
+            {
+                figures.Add(new RunFigure(v, IsStalled(r.Result, measure, floor)));
+            }
+        }
+
+        return figures;
     }
 
     /// <summary>The stall floor of <paramref name="measure"/> at <paramref name="mtu"/>: from the best tool's
@@ -229,8 +244,10 @@ internal abstract class ScenarioReport<TTool, TResult, TOptions>(TOptions option
         return StallRule.Floor(best);
     }
 
-    private bool Stalled(ScenarioRun<TTool, TResult> r, Measure<TResult> measure) =>
-        measure.Flow is not null && measure.Pick(r.Result) is double v && StallRule.IsStalled(v, Floor(r.Mtu, measure));
+    private bool Stalled(ScenarioRun<TTool, TResult> r, Measure<TResult> measure) => IsStalled(r.Result, measure, Floor(r.Mtu, measure));
+
+    private bool IsStalled(TResult result, Measure<TResult> measure, double floor) =>
+        measure.Flow?.Invoke(result) is { } t && StallRule.IsStalled(t, floor, Options.Seconds);
 
     private bool Ok(ScenarioRun<TTool, TResult> r) =>
         r.Result.Error is null && r.Result.Problems.Count == 0 && !Measures.Any(m => Stalled(r, m));
@@ -294,7 +311,7 @@ internal abstract class ScenarioReport<TTool, TResult, TOptions>(TOptions option
             return;
         }
 
-        sb.AppendLine(Inv($"*Ratio of medians* divides the medians above; *paired* is the median (min–max) of the per-run ratios (run i of one {Noun} against run i of the other; they ran one after the other). Throughput: above 1 = the first {Noun} moved more. Latency: below 1 = the first {Noun} answered faster. A throughput run under the stall floor ({StallRule.FloorGbps:F2} Gbit/s, or {StallRule.FloorShare:P0} of the best {Noun}'s median) is left out, and a side with no run left gives no ratio: dividing by a stall measures the stall."));
+        sb.AppendLine(Inv($"*Ratio of medians* divides the medians above; *paired* is the median (min–max) of the per-run ratios (run i of one {Noun} against run i of the other; they ran one after the other). Throughput: above 1 = the first {Noun} moved more. Latency: below 1 = the first {Noun} answered faster. A throughput run under the stall floor ({StallRule.FloorGbps:F2} Gbit/s, or {StallRule.FloorShare:P0} of the best {Noun}'s median), or with half or more of its seconds empty, is left out, and a side with no run left gives no ratio: dividing by a stall measures the stall."));
         sb.AppendLine();
         sb.AppendLine(MtuColumn ? "| MTU | ratio | measure | ratio of medians | paired |" : "| ratio | measure | ratio of medians | paired |");
         sb.AppendLine(MtuColumn ? "|---|---|---|---|---|" : "|---|---|---|---|");
@@ -304,17 +321,16 @@ internal abstract class ScenarioReport<TTool, TResult, TOptions>(TOptions option
             {
                 foreach (Measure<TResult> m in Measures)
                 {
-                    double floor = Floor(mtu, m);
-                    string ratio = StallRule.RatioOfMedians(Values(a, mtu, m.Pick), Values(b, mtu, m.Pick), floor, Options.Name(a), Options.Name(b));
-                    var pa = new List<double?>();
-                    var pb = new List<double?>();
+                    string ratio = StallRule.RatioOfMedians(Figures(a, mtu, m), Figures(b, mtu, m), Options.Name(a), Options.Name(b));
+                    var pa = new List<RunFigure?>();
+                    var pb = new List<RunFigure?>();
                     for (int run = 1; run <= Options.Runs; run++)
                     {
-                        pa.Add(One(a, mtu, run, m.Pick));
-                        pb.Add(One(b, mtu, run, m.Pick));
+                        pa.Add(One(a, mtu, run, m));
+                        pb.Add(One(b, mtu, run, m));
                     }
 
-                    string paired = StallRule.Paired(pa, pb, floor);
+                    string paired = StallRule.Paired(pa, pb);
                     string head = MtuColumn ? Inv($"| {mtu} ") : string.Empty;
                     sb.AppendLine($"{head}| {Options.Name(a)} / {Options.Name(b)} | {m.Name} | {ratio} | {paired} |");
                 }
@@ -322,10 +338,12 @@ internal abstract class ScenarioReport<TTool, TResult, TOptions>(TOptions option
         }
     }
 
-    private double? One(TTool tool, int mtu, int run, Func<TResult, double?> pick)
+    private RunFigure? One(TTool tool, int mtu, int run, Measure<TResult> measure)
     {
         ScenarioRun<TTool, TResult>? r = Runs.FirstOrDefault(x => x.Tool.Equals(tool) && x.Mtu == mtu && x.Run == run);
-        return r is null || r.Result.Error is not null ? null : pick(r.Result);
+        return r is null || r.Result.Error is not null || measure.Pick(r.Result) is not double v || double.IsNaN(v)
+            ? null
+            : new RunFigure(v, IsStalled(r.Result, measure, Floor(mtu, measure)));
     }
 
     private void AppendObservations(StringBuilder sb)
@@ -362,6 +380,10 @@ internal abstract class ScenarioReport<TTool, TResult, TOptions>(TOptions option
                 if (StallRule.IsStalled(t.Gbps, floor))
                 {
                     notes.Add(Inv($"{at}: **invalid run**: {t.Gbps:F2} Gbit/s is under the stall floor of {floor:F2} Gbit/s, left out of the medians and ratios"));
+                }
+                else if (StallRule.IsStalled(t, floor, Options.Seconds))
+                {
+                    notes.Add(Inv($"{at}: **invalid run**: {t.StalledSeconds} of {Options.Seconds} s moved nothing (half or more), left out of the medians and ratios"));
                 }
 
                 if (t.StalledSeconds > 0)
