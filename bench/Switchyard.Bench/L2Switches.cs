@@ -12,7 +12,7 @@ using System.Globalization;
 
 namespace Switchyard.Bench;
 
-internal sealed class L2Namespaces(string prefix)
+internal sealed class L2Namespaces(string prefix) : IRunNamespaces
 {
     public const string AddressA = "10.77.0.1";
 
@@ -119,7 +119,7 @@ internal sealed class L2Namespaces(string prefix)
     }
 }
 
-internal abstract class L2Switch(ChildProcesses children)
+internal abstract class L2Switch(ChildProcesses children) : IRunSubject
 {
     public abstract L2Tool Tool { get; }
 
@@ -128,6 +128,8 @@ internal abstract class L2Switch(ChildProcesses children)
 
     /// <summary>Every process the switch started, its output kept.</summary>
     public List<ProcessLog> Logs { get; } = [];
+
+    IReadOnlyList<ProcessLog> IRunSubject.Logs => Logs;
 
     public abstract string Layout { get; }
 

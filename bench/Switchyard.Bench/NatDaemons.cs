@@ -5,7 +5,7 @@ using System.Globalization;
 
 namespace Switchyard.Bench;
 
-internal abstract class NatDaemon(ChildProcesses children)
+internal abstract class NatDaemon(ChildProcesses children) : IRunSubject
 {
     public abstract NatTool Tool { get; }
 
@@ -13,6 +13,10 @@ internal abstract class NatDaemon(ChildProcesses children)
     public int? Pid => Log?.Child?.Pid;
 
     public ProcessLog? Log { get; protected set; }
+
+    public IReadOnlyList<ProcessLog> Logs => Log is null ? [] : [Log];
+
+    public IReadOnlyList<int> Pids => Pid is int pid ? [pid] : [];
 
     /// <summary>How the daemon is started and how the guest gets its interface, for the report.</summary>
     public abstract string Layout { get; }

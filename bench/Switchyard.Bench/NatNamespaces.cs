@@ -17,12 +17,12 @@ using System.Text.RegularExpressions;
 namespace Switchyard.Bench;
 
 /// <summary>The guest's NAT-facing interface once a daemon configured it.</summary>
-internal sealed record GuestLink(string Name, string Address, int Mtu)
+internal sealed record GuestLink(string Name, string Address, int Mtu, int QueueLength)
 {
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Name} {Address} mtu {Mtu}");
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Name} {Address} mtu {Mtu} qlen {QueueLength}");
 }
 
-internal sealed partial class NatNamespaces(string prefix)
+internal sealed partial class NatNamespaces(string prefix) : IRunNamespaces
 {
     /// <summary>The host namespace's own non-loopback address (TEST-NET-1), the ping target.</summary>
     public const string HostAddress = "192.0.2.1";
@@ -33,6 +33,8 @@ internal sealed partial class NatNamespaces(string prefix)
     public string Host { get; } = prefix + "-host";
 
     public string Guest { get; } = prefix + "-guest";
+
+    public IReadOnlyDictionary<string, string> Aliases => new Dictionary<string, string> { [Host] = "HOST", [Guest] = "GUEST" };
 
     /// <summary>The guest namespace as a path (what pasta --netns and slirp4netns --netns-type=path take).</summary>
     public string GuestPath => "/run/netns/" + Guest;
@@ -143,9 +145,11 @@ internal sealed partial class NatNamespaces(string prefix)
                 string addr = Exec("ip", "-n", Guest, "-o", "-4", "addr", "show", "dev", dev).Output;
                 Match mtu = LinkMtu().Match(link);
                 Match inet = Inet().Match(addr);
+                Match qlen = QueueLength().Match(link);
                 if (mtu.Success && inet.Success && link.Contains("LOWER_UP", StringComparison.Ordinal))
                 {
-                    return new GuestLink(dev, inet.Groups[1].Value, int.Parse(mtu.Groups[1].Value, CultureInfo.InvariantCulture));
+                    return new GuestLink(dev, inet.Groups[1].Value, int.Parse(mtu.Groups[1].Value, CultureInfo.InvariantCulture),
+                        qlen.Success ? int.Parse(qlen.Groups[1].Value, CultureInfo.InvariantCulture) : -1);
                 }
 
                 last = $"{dev}: {link.Trim()} {addr.Trim()}";
@@ -170,6 +174,31 @@ internal sealed partial class NatNamespaces(string prefix)
 
     [GeneratedRegex(@"\bmtu (\d+)")]
     private static partial Regex LinkMtu();
+
+    /// <summary>Gives the guest's interface a transmit queue of <paramref name="frames"/> (the tap's ring
+    /// towards the daemon) and returns the link as it is now.</summary>
+    public GuestLink SetQueueLength(GuestLink link, int frames)
+    {
+        Ip("-n", Guest, "link", "set", link.Name, "txqueuelen", frames.ToString(CultureInfo.InvariantCulture));
+        string shown = Exec("ip", "-n", Guest, "-o", "link", "show", "dev", link.Name).Output;
+        Match qlen = QueueLength().Match(shown);
+        return link with { QueueLength = qlen.Success ? int.Parse(qlen.Groups[1].Value, CultureInfo.InvariantCulture) : -1 };
+    }
+
+    /// <summary>The frames the guest's interface dropped on transmit so far (a full tap ring: the daemon
+    /// did not read in time), or -1 if `ip -s` does not say.</summary>
+    public long TxDropped(GuestLink link)
+    {
+        Match m = TxCounters().Match(Exec("ip", "-n", Guest, "-s", "-o", "link", "show", "dev", link.Name).Output);
+        return m.Success ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : -1;
+    }
+
+    // `ip -s -o link`: "TX: bytes packets errors dropped carrier collsns \    B P E D C C".
+    [GeneratedRegex(@"TX:[^\\]*\\\s+\d+\s+\d+\s+\d+\s+(\d+)")]
+    private static partial Regex TxCounters();
+
+    [GeneratedRegex(@"\bqlen (\d+)")]
+    private static partial Regex QueueLength();
 
     [GeneratedRegex(@"\binet (\S+)")]
     private static partial Regex Inet();

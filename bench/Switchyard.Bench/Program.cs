@@ -136,7 +136,7 @@ internal static class Program
 
         if (options is null)
         {
-            Console.Out.Write(L2Options.Help);
+            Console.Out.Write(new L2Options().Help);
             return 0;
         }
 
@@ -168,7 +168,7 @@ internal static class Program
 
         if (options is null)
         {
-            Console.Out.Write(NatOptions.Help);
+            Console.Out.Write(new NatOptions().Help);
             return 0;
         }
 
