@@ -29,7 +29,7 @@ internal static class Tables
             Append(sb, rows, "  ");
             foreach (PortInfo p in n.Ports)
             {
-                // Each rule the port's peer broke, by set (vhost-user: virtqueue, net_tx, vhost_user, guest_memory).
+                // Each rule the port's peer broke, by set (vhost-user: virtqueue, net_tx, net_rx, vhost_user, guest_memory).
                 string rules = Rules(p.Rules);
                 if (rules.Length > 0)
                 {

@@ -110,7 +110,7 @@ internal static class MetricsRenderer
 
         // Every rule a port's peer can break, under its own name (a vhost-user port: the virtio queue and TX header
         // rules, the messages it refused, the guest-memory rules); the sets and rules come from the port's enums.
-        w.Family("switchyard_port_rule_violations_total", MetricType.Counter, "Rules a port's peer broke, by rule set (virtqueue, net_tx, vhost_user, guest_memory) and rule.");
+        w.Family("switchyard_port_rule_violations_total", MetricType.Counter, "Rules a port's peer broke, by rule set (virtqueue, net_tx, net_rx, vhost_user, guest_memory) and rule.");
         foreach (NetworkSnapshot n in s.Networks)
         {
             foreach (PortSnapshot p in n.Ports)

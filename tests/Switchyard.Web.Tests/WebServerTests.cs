@@ -110,6 +110,30 @@ public sealed class WebServerTests : IAsyncLifetime
         Assert.Equal(1, Assert.Single(metrics.Named("switchyard_port_rx_frames_total"), s => s.Label("kind") == "vhost-user").Value);
     }
 
+    // A switch or network counter is one enum member (SwitchCounter, NetworkCounter): `show` and /metrics both
+    // enumerate the enums, so every counter in `show` has its switchyard_switch_*_total family.
+    [Fact]
+    public async Task Metrics_EverySwitchAndNetworkCounterInShow_HasItsOwnFamily()
+    {
+        ControlResponse show = await Sy.HandleAsync(new ControlRequest("show"));
+        PrometheusText metrics = PrometheusText.Parse(await http.GetStringAsync(new Uri(Url, "metrics")));
+        IReadOnlyDictionary<string, long> counters = show.Show!.Networks[0].Counters;
+        Assert.True(counters.Count >= 20, $"only {counters.Count} counters in show");
+        foreach (string name in counters.Keys)
+        {
+            if (name == "fdb_entries")
+            {
+                continue; // A gauge, with its own family (switchyard_fdb_entries).
+            }
+
+            string family = Assert.Single(
+                metrics.Types.Keys,
+                k => k == $"switchyard_switch_{name}_total" || k == $"switchyard_switch_{name}_frames_total");
+            Assert.Equal("counter", metrics.Types[family]);
+            Assert.Single(metrics.Named(family)); // One network; its value may have moved since `show`.
+        }
+    }
+
     // Every failure branch has its own counter (issue 11): a guest's zero-length TX buffer (QueueError), a TX frame
     // shorter than an Ethernet header (NetTxError) and a SET_VRING_NUM of 3 (a vhost-user protocol violation) each
     // count under their own name, in `show` and in /metrics; rx_bad_descriptor stays their sum for the chains.

@@ -34,7 +34,7 @@ public sealed record NetworkSnapshot(
 /// <c>Addresses</c> and <c>Hostnames</c> come from the gateway's DHCP leases of those MACs (for the
 /// gateway's own port: its MAC and addresses). <c>Queues</c> and <c>Features</c> are set for
 /// vhost-user ports only. <c>LinkUp</c> is false while the port is set down (<c>port set --link down</c>).
-/// <c>Rules</c> is set for ports that count each rule their peer can break (vhost-user: virtqueue, net_tx,
+/// <c>Rules</c> is set for ports that count each rule their peer can break (vhost-user: virtqueue, net_tx, net_rx,
 /// vhost_user, guest_memory), every rule by name, zeros included.</summary>
 public sealed record PortSnapshot(
     string Name,

@@ -19,9 +19,9 @@
 // left alone, a message that breaks a rule closes this connection only (also counted under its own drop
 // reason when the back-end names one: a descriptor of the wrong type, shrinkable memory, the mapping
 // budget).
-// Counting: every rule has its own counter (IRuleCounters), in four sets that outlive connections:
-// "virtqueue" (QueueError), "net_tx" (NetTxError), "vhost_user" (VhostUserRejection) and "guest_memory"
-// (GuestMemoryRule). rx_bad_descriptor stays the port drop that sums the chains returned empty (every
+// Counting: every rule has its own counter (IRuleCounters), in five sets that outlive connections:
+// "virtqueue" (QueueError, TX and RX rings), "net_tx" (NetTxError), "net_rx" (NetRxStatus: why a frame was
+// not delivered to the guest because of its RX buffers), "vhost_user" (VhostUserRejection) and "guest_memory" (GuestMemoryRule). rx_bad_descriptor stays the port drop that sums the chains returned empty (every
 // ReturnEmpty QueueError and every NetTxError); the rules that stop a ring are counted in "virtqueue" only.
 // A count is one array increment: no allocation or lookup per frame. Call eventfds are non-blocking (the back-end made them so): a write to a saturated one fails
 // at once and is counted as call_signal_failed, never waited for. A kick eventfd that reports an error or
@@ -55,6 +55,7 @@ public sealed partial class VhostUserPort : ConnectionPort, IIoHandler, IVhostUs
     private readonly List<Ring> dirtyRx = [];
     private readonly CounterSet<QueueError> queueErrors = new("virtqueue");
     private readonly CounterSet<NetTxError> txErrors = new("net_tx");
+    private readonly CounterSet<NetRxStatus> rxErrors = new("net_rx");
     private readonly CounterSet<VhostUserRejection> rejections = new("vhost_user");
     private readonly CounterSet<GuestMemoryRule> memoryRules = new("guest_memory");
     private ICounterSet[]? ruleCounters;
@@ -99,10 +100,13 @@ public sealed partial class VhostUserPort : ConnectionPort, IIoHandler, IVhostUs
     public override bool IsConnected => socket is not null;
 
     /// <summary>Each virtqueue, virtio-net TX, message and guest-memory rule a front-end broke, by name.</summary>
-    public IReadOnlyList<ICounterSet> RuleCounters => ruleCounters ??= [queueErrors, txErrors, rejections, memoryRules];
+    public IReadOnlyList<ICounterSet> RuleCounters => ruleCounters ??= [queueErrors, txErrors, rxErrors, rejections, memoryRules];
 
     /// <summary>Chains and frames refused per QueueError rule.</summary>
     public CounterSet<QueueError> QueueErrors => queueErrors;
+
+    /// <summary>Frames not delivered to the guest because its RX buffers broke a rule, per NetRxStatus.</summary>
+    public CounterSet<NetRxStatus> RxErrors => rxErrors;
 
     /// <summary>TX frames refused per NetTxError rule.</summary>
     public CounterSet<NetTxError> TxErrors => txErrors;
@@ -164,7 +168,8 @@ public sealed partial class VhostUserPort : ConnectionPort, IIoHandler, IVhostUs
             return;
         }
 
-        switch (rx.TryDeliver(frame))
+        NetRxStatus status = rx.TryDeliver(frame);
+        switch (status)
         {
             case NetRxStatus.Delivered:
                 Counters.CountTx(frame.Length);
@@ -177,7 +182,10 @@ public sealed partial class VhostUserPort : ConnectionPort, IIoHandler, IVhostUs
 
                 break;
             case NetRxStatus.NoBuffers:
+                Counters.Drop(DropReason.TxQueueFull);
+                break;
             case NetRxStatus.BufferTooSmall:
+                rxErrors.Increment(status); // The guest posted buffers smaller than virtio 1.2 §5.1.6.3.1 asks.
                 Counters.Drop(DropReason.TxQueueFull);
                 break;
             case NetRxStatus.FrameTooLong:
@@ -187,7 +195,14 @@ public sealed partial class VhostUserPort : ConnectionPort, IIoHandler, IVhostUs
                 Counters.Drop(DropReason.TxOffloadUnsupported);
                 break;
             default:
-                // The guest's RX ring broke a rule: the chains went back empty, the frame is lost.
+                // The guest's RX ring broke a rule: the chains went back empty, the frame is lost. A queue rule
+                // is counted under its own name too.
+                rxErrors.Increment(status);
+                if (status is NetRxStatus.InvalidChain or NetRxStatus.QueueBroken)
+                {
+                    queueErrors.Increment(rx.LastQueueError);
+                }
+
                 Counters.Drop(DropReason.TxError);
                 if (!ring.Dirty)
                 {
