@@ -18,14 +18,17 @@
 // chain that breaks a rule is returned empty and counted, a ring whose indices jump is broken and
 // left alone, a message that breaks a rule closes this connection only (also counted under its own drop
 // reason when the back-end names one: a descriptor of the wrong type, shrinkable memory, the mapping
-// budget).
-// Counting: every rule has its own counter (IRuleCounters), in five sets that outlive connections:
-// "virtqueue" (QueueError, TX and RX rings), "net_tx" (NetTxError), "net_rx" (NetRxStatus: why a frame was
-// not delivered to the guest because of its RX buffers), "vhost_user" (VhostUserRejection) and "guest_memory" (GuestMemoryRule). rx_bad_descriptor stays the port drop that sums the chains returned empty (every
-// ReturnEmpty QueueError and every NetTxError); the rules that stop a ring are counted in "virtqueue" only.
-// A count is one array increment: no allocation or lookup per frame. Call eventfds are non-blocking (the back-end made them so): a write to a saturated one fails
+// budget). Call eventfds are non-blocking (the back-end made them so): a write to a saturated one fails
 // at once and is counted as call_signal_failed, never waited for. A kick eventfd that reports an error or
 // hang-up (it cannot, being an eventfd, but the loop must never spin on one) ends the connection.
+//
+// Counting: every rule has its own counter (IRuleCounters), in five sets owned by the port (a persistent
+// port keeps them across reconnects; the network keeps those of a port that goes, Network.ClosedPortRules):
+// "virtqueue" (QueueError, TX and RX rings), "net_tx" (NetTxError), "net_rx" (NetRxStatus: a frame not
+// delivered because of the guest's RX buffers), "vhost_user" (VhostUserRejection) and "guest_memory"
+// (GuestMemoryRule). rx_bad_descriptor stays the port drop that sums the TX chains returned empty (every
+// ReturnEmpty QueueError and every NetTxError); the rules that stop a ring are counted in "virtqueue" only.
+// A count is one array increment: no allocation or lookup per frame.
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
@@ -99,7 +102,7 @@ public sealed partial class VhostUserPort : ConnectionPort, IIoHandler, IVhostUs
 
     public override bool IsConnected => socket is not null;
 
-    /// <summary>Each virtqueue, virtio-net TX, message and guest-memory rule a front-end broke, by name.</summary>
+    /// <summary>Each virtqueue, virtio-net TX and RX, message and guest-memory rule a front-end broke, by name.</summary>
     public IReadOnlyList<ICounterSet> RuleCounters => ruleCounters ??= [queueErrors, txErrors, rxErrors, rejections, memoryRules];
 
     /// <summary>Chains and frames refused per QueueError rule.</summary>
