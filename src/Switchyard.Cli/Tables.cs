@@ -27,11 +27,26 @@ internal static class Tables
                 p.Peer,
             }));
             Append(sb, rows, "  ");
+            foreach (PortInfo p in n.Ports)
+            {
+                // Each rule the port's peer broke, by set (vhost-user: virtqueue, net_tx, net_rx, vhost_user, guest_memory).
+                string rules = Rules(p.Rules);
+                if (rules.Length > 0)
+                {
+                    sb.Append(CultureInfo.InvariantCulture, $"  {p.Name} rules: {rules}\n");
+                }
+            }
+
             var counters = string.Join(" ", n.Counters.Select(c => $"{c.Key}={c.Value}"));
             sb.Append(CultureInfo.InvariantCulture, $"  switch: {counters}\n");
             if (n.ClosedPortDrops.Count > 0)
             {
                 sb.Append(CultureInfo.InvariantCulture, $"  closed ports: {string.Join(" ", n.ClosedPortDrops.Select(c => $"{c.Key}={c.Value}"))}\n");
+            }
+
+            if (Rules(n.ClosedPortRules) is { Length: > 0 } closedRules)
+            {
+                sb.Append(CultureInfo.InvariantCulture, $"  closed ports rules: {closedRules}\n");
             }
 
             if (n.Gateway is { } g)
@@ -50,6 +65,10 @@ internal static class Tables
 
         return sb.ToString();
     }
+
+    /// <summary>Nonzero rule counters as set.rule=count pairs.</summary>
+    private static string Rules(IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>>? sets) =>
+        sets is null ? string.Empty : string.Join(" ", sets.SelectMany(set => set.Value.Where(r => r.Value != 0).Select(r => $"{set.Key}.{r.Key}={r.Value}")));
 
     public static string Leases(ControlResponse r)
     {

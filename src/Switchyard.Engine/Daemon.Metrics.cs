@@ -5,6 +5,7 @@
 // ports + FDB entries + leases + flows and allocates only the snapshot; a scrape a second is noise
 // next to the data path.
 using System.Diagnostics;
+using Switchyard.Core.Counters;
 using Switchyard.Core.Frames;
 using Switchyard.Core.Ports;
 using Switchyard.Engine.Control;
@@ -66,7 +67,7 @@ public sealed partial class Daemon
             }
 
             GatewaySnapshot? gateway = n.Gateway is { } g ? SnapshotGateway(n.Name, g, leases, now) : null;
-            result.Add(new NetworkSnapshot(n.Name, n.Config.Hub, attachments, ports, counters, fdb.Length, AllDrops(n.ClosedPortDrops), gateway));
+            result.Add(new NetworkSnapshot(n.Name, n.Config.Hub, attachments, ports, counters, fdb.Length, AllDrops(n.ClosedPortDrops), gateway, n.ClosedPortRules(includeZeros: true)));
         }
 
         return new DaemonSnapshot(TimeProvider.System.GetUtcNow(), startedAt, Stopwatch.GetElapsedTime(startedTimestamp).TotalSeconds, RunDirectory, result);
@@ -132,7 +133,7 @@ public sealed partial class Daemon
         PortCounters c = p.Counters;
         return new PortSnapshot(
             p.Name, p.Kind, p.Peer, n.Switch.MembershipOf(p).ToString() ?? string.Empty, c.RxFrames, c.RxBytes, c.TxFrames, c.TxBytes, AllDrops(c),
-            macs, addresses, hostnames, queues, features, n.Switch.IsLinkUp(p));
+            macs, addresses, hostnames, queues, features, n.Switch.IsLinkUp(p), RulesOf(p, includeZeros: true));
     }
 
     private GatewaySnapshot SnapshotGateway(string network, NatGateway g, IReadOnlyList<LeaseInfo> leases, DateTimeOffset now)
@@ -161,17 +162,8 @@ public sealed partial class Daemon
             flows[f.Protocol] = flows.GetValueOrDefault(f.Protocol) + 1;
         }
 
-        var drops = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (GatewayDrop reason in Enum.GetValues<GatewayDrop>())
-        {
-            drops[GatewayCounters.NameOf(reason)] = g.GatewayCounters.Drops(reason);
-        }
-
-        var events = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (GatewayEvent what in Enum.GetValues<GatewayEvent>())
-        {
-            events[GatewayCounters.NameOf(what)] = g.GatewayCounters.Events(what);
-        }
+        Dictionary<string, long> drops = g.GatewayCounters.AllDrops();
+        Dictionary<string, long> events = g.GatewayCounters.AllEvents();
 
         return new GatewaySnapshot(
             g.Name, Ethernet.FormatMac(o.Mac), o.Network.ToString(), o.Host.ToString(), o.Dns.ToString(), o.DhcpStart.ToString(),
@@ -179,14 +171,25 @@ public sealed partial class Daemon
             o.Mtu, o.Restrict, leaseRows, forwards, flows, drops, events);
     }
 
-    private static Dictionary<string, long> AllDrops(PortCounters counters)
+    /// <summary>The rule counters of a port that has them (<see cref="IRuleCounters"/>), set by set; null for other ports.
+    /// `show` leaves zeros out, the snapshot for /metrics keeps them.</summary>
+    private static Dictionary<string, IReadOnlyDictionary<string, long>>? RulesOf(Port p, bool includeZeros)
     {
-        var drops = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (DropReason reason in Enum.GetValues<DropReason>())
+        if (p is not IRuleCounters counted)
         {
-            drops[DropReasons.Name(reason)] = counters.Drops(reason);
+            return null;
         }
 
-        return drops;
+        var result = new Dictionary<string, IReadOnlyDictionary<string, long>>(StringComparer.Ordinal);
+        foreach (ICounterSet set in counted.RuleCounters)
+        {
+            var values = new Dictionary<string, long>(StringComparer.Ordinal);
+            set.CopyTo(values, includeZeros);
+            result[set.Name] = values;
+        }
+
+        return result;
     }
+
+    private static Dictionary<string, long> AllDrops(PortCounters counters) => counters.DropCounts.Snapshot(includeZeros: true);
 }

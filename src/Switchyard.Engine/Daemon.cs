@@ -179,20 +179,7 @@ public sealed partial class Daemon : IAsyncDisposable
         LogStopped(RunDirectory);
     }
 
-    private static Dictionary<string, long> DropsOf(PortCounters counters)
-    {
-        var drops = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (DropReason reason in Enum.GetValues<DropReason>())
-        {
-            long n = counters.Drops(reason);
-            if (n != 0)
-            {
-                drops[DropReasons.Name(reason)] = n;
-            }
-        }
-
-        return drops;
-    }
+    private static Dictionary<string, long> DropsOf(PortCounters counters) => counters.DropCounts.Snapshot(includeZeros: false);
 
     /// <summary>Process-wide figures for `show` (see <see cref="ShowResult"/>): what peers make the daemon hold.</summary>
     private Dictionary<string, long> DaemonCounters() => new(StringComparer.Ordinal)
@@ -204,33 +191,13 @@ public sealed partial class Daemon : IAsyncDisposable
         ["guest_mappings_refused"] = MappingBudget.Global.Refused,
     };
 
-    /// <summary>A network's switch counters by their snake_case names, as `show` and /metrics give them.</summary>
+    /// <summary>A network's switch and network counters by their snake_case names, as `show` and /metrics give them
+    /// (the names come from the SwitchCounter and NetworkCounter enums).</summary>
     private static Dictionary<string, long> SwitchCountersOf(Network n)
     {
-        SwitchCounters c = n.Switch.Counters;
-        return new Dictionary<string, long>(StringComparer.Ordinal)
-        {
-            ["flooded"] = c.Flooded,
-            ["unicast_forwarded"] = c.UnicastForwarded,
-            ["filtered_local"] = c.FilteredLocal,
-            ["learned"] = c.Learned,
-            ["moved"] = c.Moved,
-            ["aged_out"] = c.AgedOut,
-            ["flushed"] = c.Flushed,
-            ["fdb_full"] = c.FdbFull,
-            ["fdb_port_limit"] = c.FdbPortLimit,
-            ["fdb_entries"] = c.FdbEntries,
-            ["software_checksums"] = c.SoftwareChecksums,
-            ["software_segmented_frames"] = c.SoftwareSegmentedFrames,
-            ["software_segments"] = c.SoftwareSegments,
-            ["gso_frames_passed"] = c.GsoFramesPassed,
-            ["capture_dropped"] = c.CaptureDropped,
-            ["ports_closed_by_peer"] = n.PortsClosedByPeer,
-            ["namespace_ports_closed"] = n.NamespacePortsClosed,
-            ["connections_refused_listener_full"] = n.ListenerCounters.RefusedListenerFull,
-            ["connections_refused_budget"] = n.ListenerCounters.RefusedByBudget,
-            ["accept_out_of_descriptors"] = n.ListenerCounters.AcceptOutOfDescriptors,
-        };
+        Dictionary<string, long> counters = n.Switch.Counters.Values.Snapshot(includeZeros: true);
+        n.ReadCounters().CopyTo(counters, includeZeros: true);
+        return counters;
     }
 
     private Network FindNetwork(string? name) =>
@@ -246,11 +213,11 @@ public sealed partial class Daemon : IAsyncDisposable
                 .Select(a => new AttachmentInfo(a.Name, a.Config.Netdev.ToString(), a.Config.Vlan.ToString() ?? "", a.Describe()))
                 .ToList();
             var ports = n.Switch.Ports
-                .Select(p => new PortInfo(p.Name, p.Kind, p.Peer, n.Switch.MembershipOf(p).ToString(), p.Counters.RxFrames, p.Counters.RxBytes, p.Counters.TxFrames, p.Counters.TxBytes, DropsOf(p.Counters), n.Switch.IsLinkUp(p)))
+                .Select(p => new PortInfo(p.Name, p.Kind, p.Peer, n.Switch.MembershipOf(p).ToString(), p.Counters.RxFrames, p.Counters.RxBytes, p.Counters.TxFrames, p.Counters.TxBytes, DropsOf(p.Counters), n.Switch.IsLinkUp(p), RulesOf(p, includeZeros: false)))
                 .ToList();
             Dictionary<string, long> counters = SwitchCountersOf(n);
             GatewayInfo? gateway = n.Gateway is { } g ? DescribeGateway(g) : null;
-            result.Add(new NetworkInfo(n.Name, n.Config.Hub, attachments, ports, counters, DropsOf(n.ClosedPortDrops), gateway));
+            result.Add(new NetworkInfo(n.Name, n.Config.Hub, attachments, ports, counters, DropsOf(n.ClosedPortDrops), gateway, n.ClosedPortRules(includeZeros: false)));
         }
 
         return new ShowResult(RunDirectory, result, DaemonCounters(), ResourceCounters());

@@ -57,8 +57,8 @@ internal sealed class ForwardingDatabase
             {
                 slot = new Slot(port, now);
                 port.MacCount++;
-                counters.learned++;
-                counters.fdbEntries = table.Count;
+                counters.Increment(SwitchCounter.Learned);
+                counters.Values.Set(SwitchCounter.FdbEntries, table.Count);
             }
 
             return;
@@ -75,7 +75,7 @@ internal sealed class ForwardingDatabase
             }
             else
             {
-                counters.fdbPortLimit++;
+                counters.Increment(SwitchCounter.FdbPortLimit);
             }
 
             return;
@@ -89,7 +89,7 @@ internal sealed class ForwardingDatabase
         }
         else
         {
-            counters.fdbFull++;
+            counters.Increment(SwitchCounter.FdbFull);
         }
     }
 
@@ -114,8 +114,8 @@ internal sealed class ForwardingDatabase
             }
         }
 
-        counters.agedOut += removed;
-        counters.fdbEntries = table.Count;
+        counters.Add(SwitchCounter.AgedOut, removed);
+        counters.Values.Set(SwitchCounter.FdbEntries, table.Count);
         return removed;
     }
 
@@ -133,8 +133,8 @@ internal sealed class ForwardingDatabase
         }
 
         port.MacCount = 0;
-        counters.flushed += removed;
-        counters.fdbEntries = table.Count;
+        counters.Add(SwitchCounter.Flushed, removed);
+        counters.Values.Set(SwitchCounter.FdbEntries, table.Count);
         return removed;
     }
 
@@ -169,11 +169,11 @@ internal sealed class ForwardingDatabase
             // An expired entry seen again elsewhere is a new sighting, not a move.
             if (IsLive(slot.LastSeen, now))
             {
-                counters.moved++;
+                counters.Increment(SwitchCounter.Moved);
             }
             else
             {
-                counters.learned++;
+                counters.Increment(SwitchCounter.Learned);
             }
 
             slot.Port.MacCount--;

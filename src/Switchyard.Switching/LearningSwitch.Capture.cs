@@ -112,7 +112,7 @@ public sealed partial class LearningSwitch
             CaptureTap tap = taps[i];
             if ((tap.Port is null || ReferenceEquals(tap.Port, source)) && !tap.Capture.Add(frame))
             {
-                Counters.captureDropped++;
+                Counters.Increment(SwitchCounter.CaptureDropped);
             }
         }
     }
@@ -135,7 +135,7 @@ public sealed partial class LearningSwitch
             CaptureTap tap = taps[i];
             if (ReferenceEquals(tap.Port, egress) && !tap.Capture.Add(in frame))
             {
-                Counters.captureDropped++;
+                Counters.Increment(SwitchCounter.CaptureDropped);
             }
         }
     }

@@ -285,7 +285,7 @@ public sealed partial class LearningSwitch : IFrameSink
 
         if (Options.Hub)
         {
-            Counters.flooded++;
+            Counters.Increment(SwitchCounter.Flooded);
             var everywhere = new Outgoing(frame, 0, false, 0, offload, ingress.Id);
             try
             {
@@ -363,16 +363,16 @@ public sealed partial class LearningSwitch : IFrameSink
             {
                 if (ReferenceEquals(target, source))
                 {
-                    Counters.filteredLocal++;
+                    Counters.Increment(SwitchCounter.FilteredLocal);
                     return;
                 }
 
-                Counters.unicastForwarded++;
+                Counters.Increment(SwitchCounter.UnicastForwarded);
                 Send(target, ref outgoing);
                 return;
             }
 
-            Counters.flooded++;
+            Counters.Increment(SwitchCounter.Flooded);
             SwitchPort[] all = ports;
             for (int i = 0; i < all.Length; i++)
             {
@@ -476,7 +476,7 @@ public sealed partial class LearningSwitch : IFrameSink
         {
             if (frame.Offload.IsGso)
             {
-                Counters.gsoFramesPassed++;
+                Counters.Increment(SwitchCounter.GsoFramesPassed);
             }
 
             var egressFrame = new EgressFrame(data, rewrite, tagControl, frame.Offload) { IngressPort = frame.IngressPort };
@@ -504,7 +504,7 @@ public sealed partial class LearningSwitch : IFrameSink
             frame.ChecksumSource = data;
             if (OffloadCompletion.TryCompleteChecksum(copy, frame.Offload, out OffloadError error))
             {
-                Counters.softwareChecksums++;
+                Counters.Increment(SwitchCounter.SoftwareChecksums);
                 frame.Checksummed = copy;
             }
             else
@@ -536,12 +536,12 @@ public sealed partial class LearningSwitch : IFrameSink
         }
 
         Span<byte> scratch = RentOffloadScratch(ref frame, segmenter.MaxSegmentLength);
-        Counters.softwareSegmentedFrames++;
+        Counters.Increment(SwitchCounter.SoftwareSegmentedFrames);
 
         // Stop if the port closes itself from inside Transmit: the rest would only be counted as drops.
         while (!egress.Removed && segmenter.TryNext(scratch, out int length))
         {
-            Counters.softwareSegments++;
+            Counters.Increment(SwitchCounter.SoftwareSegments);
             var segment = new EgressFrame(scratch[..length], rewrite, tagControl, OffloadInfo.None) { IngressPort = frame.IngressPort };
             Transmit(egress, in segment);
         }

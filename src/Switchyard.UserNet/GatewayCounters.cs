@@ -4,7 +4,7 @@
 // Volatile and see values at most a few packets stale. Names are the enum member in snake_case, as
 // metrics and `switchyard show --json` print them. Each service owns a region of each enum; add new
 // values at the end of your region.
-using System.Text;
+using Switchyard.Core.Counters;
 
 namespace Switchyard.UserNet;
 
@@ -121,90 +121,37 @@ public enum GatewayEvent
     FlowsClosedPortGone,
 }
 
+/// <summary>The gateway's drops and events: two <see cref="CounterSet{T}"/>s, named by their enum members.</summary>
 public sealed class GatewayCounters
 {
-    private static readonly string[] DropNames = NamesOf<GatewayDrop>();
-    private static readonly string[] EventNames = NamesOf<GatewayEvent>();
-
-    private readonly long[] drops = new long[DropNames.Length];
-    private readonly long[] events = new long[EventNames.Length];
+    private readonly CounterSet<GatewayDrop> drops = new("gateway_drops");
+    private readonly CounterSet<GatewayEvent> events = new("gateway_events");
 
     /// <summary>Counts one drop; on the loop.</summary>
-    public void Drop(GatewayDrop reason) => drops[(int)reason]++;
+    public void Drop(GatewayDrop reason) => drops.Increment(reason);
 
     /// <summary>Counts one event; on the loop.</summary>
-    public void Count(GatewayEvent what, long n = 1) => events[(int)what] += n;
+    public void Count(GatewayEvent what, long n = 1) => events.Add(what, n);
 
-    public long Drops(GatewayDrop reason) => Volatile.Read(ref drops[(int)reason]);
+    public long Drops(GatewayDrop reason) => drops[reason];
 
-    public long Events(GatewayEvent what) => Volatile.Read(ref events[(int)what]);
+    public long Events(GatewayEvent what) => events[what];
 
-    public long TotalDrops
-    {
-        get
-        {
-            long sum = 0;
-            for (int i = 0; i < drops.Length; i++)
-            {
-                sum += Volatile.Read(ref drops[i]);
-            }
-
-            return sum;
-        }
-    }
+    public long TotalDrops => drops.Total;
 
     /// <summary>Nonzero drops by snake_case name.</summary>
-    public Dictionary<string, long> DropSnapshot() => Snapshot(drops, DropNames);
+    public Dictionary<string, long> DropSnapshot() => drops.Snapshot(includeZeros: false);
 
     /// <summary>Nonzero events by snake_case name.</summary>
-    public Dictionary<string, long> EventSnapshot() => Snapshot(events, EventNames);
+    public Dictionary<string, long> EventSnapshot() => events.Snapshot(includeZeros: false);
 
-    public static string NameOf(GatewayDrop reason) => DropNames[(int)reason];
+    /// <summary>Every drop, zeros included, by snake_case name.</summary>
+    public Dictionary<string, long> AllDrops() => drops.Snapshot(includeZeros: true);
 
-    public static string NameOf(GatewayEvent what) => EventNames[(int)what];
+    /// <summary>Every event, zeros included, by snake_case name.</summary>
+    public Dictionary<string, long> AllEvents() => events.Snapshot(includeZeros: true);
 
-    private static Dictionary<string, long> Snapshot(long[] values, string[] names)
-    {
-        var result = new Dictionary<string, long>(StringComparer.Ordinal);
-        for (int i = 0; i < values.Length; i++)
-        {
-            long v = Volatile.Read(ref values[i]);
-            if (v != 0)
-            {
-                result[names[i]] = v;
-            }
-        }
+    public static string NameOf(GatewayDrop reason) => CounterNames<GatewayDrop>.Name(reason);
 
-        return result;
-    }
-
-    private static string[] NamesOf<T>()
-        where T : struct, Enum
-    {
-        T[] values = Enum.GetValues<T>();
-        var names = new string[values.Length];
-        foreach (T value in values)
-        {
-            names[Convert.ToInt32(value, System.Globalization.CultureInfo.InvariantCulture)] = SnakeCase(value.ToString());
-        }
-
-        return names;
-    }
-
-    private static string SnakeCase(string pascal)
-    {
-        var sb = new StringBuilder(pascal.Length + 8);
-        for (int i = 0; i < pascal.Length; i++)
-        {
-            char c = pascal[i];
-            if (char.IsUpper(c) && i > 0 && (char.IsLower(pascal[i - 1]) || char.IsDigit(pascal[i - 1])))
-            {
-                sb.Append('_');
-            }
-
-            sb.Append(char.ToLowerInvariant(c));
-        }
-
-        return sb.ToString();
-    }
+    public static string NameOf(GatewayEvent what) => CounterNames<GatewayEvent>.Name(what);
 }

@@ -20,8 +20,9 @@
 // non-blocking before they are kept (EventFd.TryAdoptFromPeer), so a saturated blocking call eventfd cannot
 // stall the loop and a socket or memfd never reaches epoll as a kick; memory and the dirty log must be
 // regular files that the front-end cannot shrink (MappedRegion, under options.Memory) and fit the mapping
-// budget (options.Mappings). Such a refusal closes the connection with a typed DropReason in the result,
-// which the port counts (vhost_fd_wrong_type, vhost_memory_shrinkable, vhost_mapping_budget).
+// budget (options.Mappings). Every refusal is a typed VhostUserRejection in the result, which the port counts
+// under its own name; those above are also counted as the port drops vhost_fd_wrong_type,
+// vhost_memory_shrinkable and vhost_mapping_budget (VhostUserRejections.PortDrop).
 // SET_LOG_FD's descriptor is not checked: it is closed unused.
 using System.Buffers.Binary;
 using Switchyard.Core.Ports;
@@ -31,14 +32,21 @@ using Switchyard.Virtio;
 
 namespace Switchyard.VhostUser;
 
-/// <summary>What the connection does after a message.</summary>
-public readonly record struct HandleResult(bool Close, string? Reason, int ReplyLength, DropReason? Drop = null)
+/// <summary>What the connection does after a message: reply, or close it for the rule <see cref="Rejection"/>
+/// (and, for a refused memory description, <see cref="MemoryRule"/>); <see cref="Reason"/> is the detail for the log.</summary>
+public readonly record struct HandleResult(bool Close, string? Reason, int ReplyLength, VhostUserRejection Rejection = VhostUserRejection.None, GuestMemoryRule? MemoryRule = null)
 {
+    /// <summary>The port drop reason the refusal is also counted under, when it has one of its own.</summary>
+    public DropReason? Drop => VhostUserRejections.PortDrop(Rejection, MemoryRule);
+
     public static HandleResult Reply(int length) => new(false, null, length);
 
-    /// <summary>Close the connection; <paramref name="drop"/> names the counter when the refusal has one of its own.</summary>
-    public static HandleResult CloseWith(string reason, DropReason? drop = null) => new(true, reason, 0, drop);
+    /// <summary>Close the connection for <paramref name="rejection"/>.</summary>
+    public static HandleResult CloseWith(VhostUserRejection rejection, string reason, GuestMemoryRule? memoryRule = null) => new(true, reason, 0, rejection, memoryRule);
 }
+
+/// <summary>A handler's refusal: the rule and the detail for the log.</summary>
+internal readonly record struct Refusal(VhostUserRejection Rule, string Detail);
 
 /// <summary>Settings of one back-end: what it offers.</summary>
 public sealed record VhostUserBackendOptions(int MaxQueuePairs = 1, ushort Mtu = 1500)
@@ -128,12 +136,12 @@ public sealed class VhostUserBackend : IDisposable
         catch (GuestMemoryException ex)
         {
             // Overlapping/overflowing regions, a file too small, shrinkable or not a file, the budget spent.
-            return HandleResult.CloseWith($"{header.Request}: {ex.Message}", DropFor(ex.Rule));
+            return HandleResult.CloseWith(VhostUserRejection.GuestMemoryRefused, $"{header.Request}: {ex.Message}", ex.Rule);
         }
         catch (IOException ex)
         {
             // mmap refused.
-            return HandleResult.CloseWith($"{header.Request}: {ex.Message}");
+            return HandleResult.CloseWith(VhostUserRejection.MapFailed, $"{header.Request}: {ex.Message}");
         }
         finally
         {
@@ -159,17 +167,10 @@ public sealed class VhostUserBackend : IDisposable
         memory = null;
     }
 
-    private static HandleResult Fail(VhostUserRequest request, string why, DropReason? drop = null) =>
-        HandleResult.CloseWith($"{RequestName(request)}: {why}", drop);
+    private static HandleResult Fail(VhostUserRequest request, VhostUserRejection rule, string why) =>
+        HandleResult.CloseWith(rule, $"{RequestName(request)}: {why}");
 
-    /// <summary>The counter of a memory refusal that has one of its own (the rest are protocol violations).</summary>
-    private static DropReason? DropFor(GuestMemoryRule rule) => rule switch
-    {
-        GuestMemoryRule.NotARegularFile => DropReason.VhostFdWrongType,
-        GuestMemoryRule.ShrinkableFile => DropReason.VhostMemoryShrinkable,
-        GuestMemoryRule.MappingBudgetExhausted or GuestMemoryRule.TooManyRegions => DropReason.VhostMappingBudget,
-        _ => null,
-    };
+    private static HandleResult Fail(VhostUserRequest request, Refusal refusal) => Fail(request, refusal.Rule, refusal.Detail);
 
     /// <summary>Why a notifier descriptor was refused, for the close reason.</summary>
     private static string NotAnEventFd(string what, DescriptorKind kind) =>
@@ -182,32 +183,31 @@ public sealed class VhostUserBackend : IDisposable
         // 1. Header.
         if ((header.Flags & VhostUserHeader.VersionMask) != VhostUserHeader.Version)
         {
-            return HandleResult.CloseWith($"message version {header.Flags & VhostUserHeader.VersionMask}, expected 1");
+            return HandleResult.CloseWith(VhostUserRejection.VersionUnsupported, $"message version {header.Flags & VhostUserHeader.VersionMask}, expected 1");
         }
 
         if (!MessageRules.IsKnown(header.Request))
         {
-            return HandleResult.CloseWith($"unsupported request {(uint)header.Request}");
+            return HandleResult.CloseWith(VhostUserRejection.RequestUnknown, $"unsupported request {(uint)header.Request}");
         }
 
         // 2. Descriptors.
         if (MessageRules.CheckFds(header.Request, payload, fds.Length) is { } fdRule)
         {
-            return Fail(header.Request, fdRule);
+            return Fail(header.Request, VhostUserRejection.FdCountWrong, fdRule);
         }
 
         // 3. Exact payload size.
         int expected = MessageRules.PayloadSize(header.Request);
         if (expected >= 0 && payload.Length != expected)
         {
-            return Fail(header.Request, $"payload is {payload.Length} bytes, the message has {expected}");
+            return Fail(header.Request, VhostUserRejection.PayloadSizeWrong, $"payload is {payload.Length} bytes, the message has {expected}");
         }
 
         // 4-6. Fields, state, handler.
         VhostUserRequest request = header.Request;
         ulong u64 = payload.Length >= 8 ? BinaryPrimitives.ReadUInt64LittleEndian(payload) : 0;
-        string? error = null;
-        DropReason? drop = null;
+        Refusal? error = null;
         switch (request)
         {
             case VhostUserRequest.GetFeatures:
@@ -225,7 +225,7 @@ public sealed class VhostUserBackend : IDisposable
                 break;
             case VhostUserRequest.SetProtocolFeatures:
                 error = (u64 & ~options.ProtocolFeatureBits) != 0
-                    ? $"protocol features 0x{u64 & ~options.ProtocolFeatureBits:x} were not offered"
+                    ? new Refusal(VhostUserRejection.ProtocolFeaturesNotOffered, $"protocol features 0x{u64 & ~options.ProtocolFeatureBits:x} were not offered")
                     : null;
                 protocolFeatures = error is null ? u64 : protocolFeatures;
                 break;
@@ -252,7 +252,7 @@ public sealed class VhostUserBackend : IDisposable
             case VhostUserRequest.SetLogBase:
                 if (memory is null)
                 {
-                    return Fail(request, "no memory table yet");
+                    return Fail(request, VhostUserRejection.NoMemoryTable, "no memory table yet");
                 }
 
                 adopted = 1; // GuestMemory.SetLog takes ownership, success or failure.
@@ -275,13 +275,13 @@ public sealed class VhostUserBackend : IDisposable
                 error = WithRing(payload, (ring, value) => ring.Base = (ushort)value);
                 break;
             case VhostUserRequest.SetVringKick:
-                error = SetVringKick(u64, fds, ref adopted, ref drop);
+                error = SetVringKick(u64, fds, ref adopted);
                 break;
             case VhostUserRequest.SetVringCall:
-                error = SetVringCall(u64, fds, ref adopted, ref drop);
+                error = SetVringCall(u64, fds, ref adopted);
                 break;
             case VhostUserRequest.SetVringErr:
-                error = SetVringErr(u64, fds, ref drop);
+                error = SetVringErr(u64, fds);
                 break;
             case VhostUserRequest.SetVringEnable:
                 error = SetVringEnable(payload);
@@ -290,14 +290,14 @@ public sealed class VhostUserBackend : IDisposable
                 device.AnnounceMac(MacFromRarp(payload));
                 break;
             case VhostUserRequest.NetSetMtu:
-                error = u64 is < 68 or > 65535 ? $"MTU {u64} outside 68..65535" : null;
+                error = u64 is < 68 or > 65535 ? new Refusal(VhostUserRejection.MtuOutOfRange, $"MTU {u64} outside 68..65535") : null;
                 Mtu = error is null ? (ushort)u64 : Mtu;
                 break;
         }
 
-        if (error is not null)
+        if (error is { } refusal)
         {
-            return Fail(request, error, drop);
+            return Fail(request, refusal);
         }
 
         // REPLY_ACK: an explicit success for messages that have no reply of their own (vhost-user.rst).
@@ -317,16 +317,16 @@ public sealed class VhostUserBackend : IDisposable
         return HandleResult.Reply(VhostUserHeader.Length + 8);
     }
 
-    private string? SetFeatures(ulong requested)
+    private Refusal? SetFeatures(ulong requested)
     {
         if ((requested & ~options.Features) != 0)
         {
-            return $"features 0x{requested & ~options.Features:x} were not offered";
+            return new(VhostUserRejection.FeaturesNotOffered, $"features 0x{requested & ~options.Features:x} were not offered");
         }
 
         if (!VirtioFeatures.Has(requested, VirtioFeatures.Version1))
         {
-            return "the front-end did not negotiate VIRTIO_F_VERSION_1; legacy virtio-net is not supported";
+            return new(VhostUserRejection.Version1NotNegotiated, "the front-end did not negotiate VIRTIO_F_VERSION_1; legacy virtio-net is not supported");
         }
 
         features = requested;
@@ -357,19 +357,19 @@ public sealed class VhostUserBackend : IDisposable
 
     private bool LogUsed(Vring ring) => VirtioFeatures.Has(features, VirtioFeatures.LogAll) && (ring.AddrFlags & VringFlagLog) != 0;
 
-    private string? SetMemTable(ReadOnlySpan<byte> payload, ReadOnlySpan<int> fds)
+    private Refusal? SetMemTable(ReadOnlySpan<byte> payload, ReadOnlySpan<int> fds)
     {
         if (payload.Length < 8)
         {
             FileDescriptors.CloseAll(fds);
-            return "payload shorter than the region count";
+            return new(VhostUserRejection.MemTableMalformed, "payload shorter than the region count");
         }
 
         uint count = BinaryPrimitives.ReadUInt32LittleEndian(payload);
         if (count == 0 || count > MessageRules.MaxMemTableRegions || count != fds.Length || payload.Length != 8 + (32 * (int)count))
         {
             FileDescriptors.CloseAll(fds);
-            return $"{count} regions with {fds.Length} fds in a {payload.Length}-byte payload";
+            return new(VhostUserRejection.MemTableMalformed, $"{count} regions with {fds.Length} fds in a {payload.Length}-byte payload");
         }
 
         Span<GuestMemoryRegion> regions = stackalloc GuestMemoryRegion[(int)count];
@@ -384,7 +384,7 @@ public sealed class VhostUserBackend : IDisposable
         return null;
     }
 
-    private string? AddMemReg(ReadOnlySpan<byte> payload, int fd)
+    private Refusal? AddMemReg(ReadOnlySpan<byte> payload, int fd)
     {
         if (memory is null)
         {
@@ -421,11 +421,11 @@ public sealed class VhostUserBackend : IDisposable
         return false;
     }
 
-    private string? RemMemReg(ReadOnlySpan<byte> payload)
+    private Refusal? RemMemReg(ReadOnlySpan<byte> payload)
     {
         if (memory is null)
         {
-            return "no memory regions";
+            return new(VhostUserRejection.NoMemoryTable, "no memory regions");
         }
 
         GuestMemoryRegion r = ReadRegion(payload[8..]);
@@ -488,29 +488,29 @@ public sealed class VhostUserBackend : IDisposable
         }
     }
 
-    private string? SetVringNum(ReadOnlySpan<byte> payload)
+    private Refusal? SetVringNum(ReadOnlySpan<byte> payload)
     {
         (int index, uint num) = (BinaryPrimitives.ReadInt32LittleEndian(payload), BinaryPrimitives.ReadUInt32LittleEndian(payload[4..]));
         if ((uint)index >= (uint)rings.Length)
         {
-            return $"vring index {index} out of range (0..{rings.Length - 1})";
+            return new(VhostUserRejection.VringIndexOutOfRange, $"vring index {index} out of range (0..{rings.Length - 1})");
         }
 
         if (num == 0 || num > SplitQueue.MaxSize || (num & (num - 1)) != 0)
         {
-            return $"queue size {num} is not a power of two in 1..{SplitQueue.MaxSize} (virtio 1.2 §2.7)";
+            return new(VhostUserRejection.QueueSizeInvalid, $"queue size {num} is not a power of two in 1..{SplitQueue.MaxSize} (virtio 1.2 §2.7)");
         }
 
         rings[index].Size = (int)num;
         return null;
     }
 
-    private string? SetVringAddr(ReadOnlySpan<byte> payload)
+    private Refusal? SetVringAddr(ReadOnlySpan<byte> payload)
     {
         int index = BinaryPrimitives.ReadInt32LittleEndian(payload);
         if ((uint)index >= (uint)rings.Length)
         {
-            return $"vring index {index} out of range";
+            return new(VhostUserRejection.VringIndexOutOfRange, $"vring index {index} out of range");
         }
 
         Vring ring = rings[index];
@@ -533,12 +533,12 @@ public sealed class VhostUserBackend : IDisposable
         return null;
     }
 
-    private string? WithRing(ReadOnlySpan<byte> payload, Action<Vring, uint> apply)
+    private Refusal? WithRing(ReadOnlySpan<byte> payload, Action<Vring, uint> apply)
     {
         int index = BinaryPrimitives.ReadInt32LittleEndian(payload);
         if ((uint)index >= (uint)rings.Length)
         {
-            return $"vring index {index} out of range";
+            return new(VhostUserRejection.VringIndexOutOfRange, $"vring index {index} out of range");
         }
 
         apply(rings[index], BinaryPrimitives.ReadUInt32LittleEndian(payload[4..]));
@@ -550,7 +550,7 @@ public sealed class VhostUserBackend : IDisposable
         int index = BinaryPrimitives.ReadInt32LittleEndian(payload);
         if ((uint)index >= (uint)rings.Length)
         {
-            return Fail(VhostUserRequest.GetVringBase, $"vring index {index} out of range");
+            return Fail(VhostUserRequest.GetVringBase, VhostUserRejection.VringIndexOutOfRange, $"vring index {index} out of range");
         }
 
         Vring ring = rings[index];
@@ -566,25 +566,24 @@ public sealed class VhostUserBackend : IDisposable
         return HandleResult.Reply(VhostUserHeader.Length + 8);
     }
 
-    private string? SetVringKick(ulong value, ReadOnlySpan<int> fds, ref int adopted, ref DropReason? drop)
+    private Refusal? SetVringKick(ulong value, ReadOnlySpan<int> fds, ref int adopted)
     {
         int index = (int)(value & MessageRules.VringIndexMask);
         if (index >= rings.Length)
         {
-            return $"vring index {index} out of range";
+            return new(VhostUserRejection.VringIndexOutOfRange, $"vring index {index} out of range");
         }
 
         if (fds.Length == 0)
         {
-            return "a kick without an eventfd (polling mode) is not supported";
+            return new(VhostUserRejection.KickWithoutEventFd, "a kick without an eventfd (polling mode) is not supported");
         }
 
         // Checked before anything changes: a socket or memfd as a kick would reach epoll (a memfd cannot be watched, a
         // socket whose peer closed reports EPOLLHUP forever), and a blocking eventfd could stall the loop.
         if (!EventFd.TryAdoptFromPeer(fds[0], out EventFd? kick, out DescriptorKind kind))
         {
-            drop = DropReason.VhostFdWrongType;
-            return NotAnEventFd("kick", kind);
+            return new(VhostUserRejection.NotifierNotEventFd, NotAnEventFd("kick", kind));
         }
 
         adopted = 1;
@@ -605,20 +604,19 @@ public sealed class VhostUserBackend : IDisposable
         return null;
     }
 
-    private string? SetVringCall(ulong value, ReadOnlySpan<int> fds, ref int adopted, ref DropReason? drop)
+    private Refusal? SetVringCall(ulong value, ReadOnlySpan<int> fds, ref int adopted)
     {
         int index = (int)(value & MessageRules.VringIndexMask);
         if (index >= rings.Length)
         {
-            return $"vring index {index} out of range";
+            return new(VhostUserRejection.VringIndexOutOfRange, $"vring index {index} out of range");
         }
 
         EventFd? call = null;
         if (fds.Length == 1 && !EventFd.TryAdoptFromPeer(fds[0], out call, out DescriptorKind kind))
         {
             // A saturated blocking call eventfd would block write(2) on the loop; a non-eventfd would take writes.
-            drop = DropReason.VhostFdWrongType;
-            return NotAnEventFd("call", kind);
+            return new(VhostUserRejection.NotifierNotEventFd, NotAnEventFd("call", kind));
         }
 
         Vring ring = rings[index];
@@ -635,36 +633,35 @@ public sealed class VhostUserBackend : IDisposable
 
     /// <summary>SET_VRING_ERR: we never report ring errors, so the descriptor is checked (it must be an eventfd, like
     /// kick and call) and then closed by Handle.</summary>
-    private string? SetVringErr(ulong value, ReadOnlySpan<int> fds, ref DropReason? drop)
+    private Refusal? SetVringErr(ulong value, ReadOnlySpan<int> fds)
     {
         int index = (int)(value & MessageRules.VringIndexMask);
         if (index >= rings.Length)
         {
-            return $"vring index {index} out of range";
+            return new(VhostUserRejection.VringIndexOutOfRange, $"vring index {index} out of range");
         }
 
         DescriptorKind kind = fds.Length == 1 ? FileKinds.ClassifyDescriptor(fds[0]) : DescriptorKind.EventFd;
         if (kind != DescriptorKind.EventFd)
         {
-            drop = DropReason.VhostFdWrongType;
-            return NotAnEventFd("error", kind);
+            return new(VhostUserRejection.NotifierNotEventFd, NotAnEventFd("error", kind));
         }
 
         return null;
     }
 
-    private string? SetVringEnable(ReadOnlySpan<byte> payload)
+    private Refusal? SetVringEnable(ReadOnlySpan<byte> payload)
     {
         int index = BinaryPrimitives.ReadInt32LittleEndian(payload);
         uint num = BinaryPrimitives.ReadUInt32LittleEndian(payload[4..]);
         if ((uint)index >= (uint)rings.Length)
         {
-            return $"vring index {index} out of range";
+            return new(VhostUserRejection.VringIndexOutOfRange, $"vring index {index} out of range");
         }
 
         if (num > 1)
         {
-            return $"SET_VRING_ENABLE value {num} is neither 0 nor 1";
+            return new(VhostUserRejection.VringEnableValueInvalid, $"SET_VRING_ENABLE value {num} is neither 0 nor 1");
         }
 
         rings[index].Enabled = num == 1;

@@ -28,6 +28,7 @@
 // What it trusts: the SplitQueue (validated chains) and the EgressFrame (our switch). What it owns: two
 // DescriptorChain holders and the per-frame lists of heads and lengths, all sized to the queue once;
 // delivering a frame allocates nothing. Runs on the loop that owns the queue.
+using Switchyard.Core.Counters;
 using Switchyard.Core.Frames;
 using Switchyard.Core.Memory;
 
@@ -38,9 +39,11 @@ namespace Switchyard.Virtio;
 public enum NetRxStatus
 {
     /// <summary>The frame is in the guest's buffers and its used elements are pushed (publish pending).</summary>
+    [NotCounted]
     Delivered,
 
     /// <summary>Not enough chains available for the whole frame; nothing was consumed (next_avail rewound).</summary>
+    [NotCounted] // Counted as its own port drop (tx_queue_full, tx_too_big, tx_offload_unsupported), not a guest rule.
     NoBuffers,
 
     /// <summary>Without MRG_RXBUF, the next chain cannot hold header + frame (the driver SHOULD post at least 1526
@@ -48,10 +51,12 @@ public enum NetRxStatus
     BufferTooSmall,
 
     /// <summary>The frame is longer than 65550 bytes (virtio 1.2 §5.1.6.3).</summary>
+    [NotCounted] // Counted as its own port drop (tx_queue_full, tx_too_big, tx_offload_unsupported), not a guest rule.
     FrameTooLong,
 
     /// <summary>The frame carries a partial checksum or GSO the guest did not negotiate to receive
     /// (virtio 1.2 §5.1.6.4.1); the switch should have completed it in software.</summary>
+    [NotCounted] // Counted as its own port drop (tx_queue_full, tx_too_big, tx_offload_unsupported), not a guest rule.
     OffloadNotNegotiated,
 
     /// <summary>A chain broke a queue rule (<see cref="NetRx.LastQueueError"/> says which); it and every chain

@@ -14,6 +14,7 @@
 // it, so consumers must bounds-check every read they make of it (the Protocols readers do) and must not
 // assume that two reads of the same byte agree; lengths and header offsets come from validated copies.
 // What it owns: nothing; the scratch buffer is the caller's and is reused frame after frame.
+using Switchyard.Core.Counters;
 using Switchyard.Core.Frames;
 using Switchyard.Core.Memory;
 
@@ -24,6 +25,7 @@ namespace Switchyard.Virtio;
 public enum NetTxError
 {
     /// <summary>The frame is good.</summary>
+    [NotCounted]
     None,
 
     /// <summary>A device-writable descriptor in a TX chain: transmit buffers are device-readable only

@@ -2,9 +2,12 @@
 //
 // Theory of operation: every rule the device enforces on guest-controlled ring state has its own
 // value here, named after the rule and documented with the virtio 1.2 section it comes from, so a
-// counter per value tells an operator exactly which rule a guest broke (STYLE.md habits 2 and 12).
+// counter per value tells an operator exactly which rule a guest broke (STYLE.md habits 2 and 12): a
+// vhost-user port counts each in a CounterSet<QueueError> (the value in snake_case, e.g. descriptor_loop).
 // Each QueueError maps to one disposition (STYLE.md habit 3): nothing to do, return the chain to the
 // guest with used length 0, or stop the queue because its state can no longer be trusted.
+using Switchyard.Core.Counters;
+
 namespace Switchyard.Virtio;
 
 /// <summary>Why a split virtqueue layout was rejected at configuration time.</summary>
@@ -51,9 +54,11 @@ public enum QueueConfigError
 public enum QueueError
 {
     /// <summary>A valid chain was copied out.</summary>
+    [NotCounted]
     Ok,
 
     /// <summary>The driver has made nothing new available.</summary>
+    [NotCounted]
     NoneAvailable,
 
     // ---- The queue itself can no longer be trusted: it is marked broken. ----
@@ -100,6 +105,7 @@ public enum QueueError
     IndirectTableEmpty,
 
     /// <summary>An indirect table whose length is not a multiple of 16 (virtio 1.2 §2.7.5.3: desc[len / 16]).</summary>
+    [Counter(Name = "indirect_table_length_not_multiple_of_16")]
     IndirectTableLengthNotMultipleOf16,
 
     /// <summary>An indirect table of more than Queue Size descriptors (virtio 1.2 §2.7.5.3.1: "A driver MUST NOT

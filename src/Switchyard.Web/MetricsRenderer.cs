@@ -8,34 +8,16 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
+using Switchyard.Core.Counters;
 using Switchyard.Engine.Metrics;
+using Switchyard.Engine.Networks;
+using Switchyard.Switching;
 
 namespace Switchyard.Web;
 
 internal static class MetricsRenderer
 {
-    private static readonly (string Key, string Name, string Help)[] SwitchCounters =
-    [
-        ("flooded", "switchyard_switch_flooded_frames_total", "Frames sent to every other member of their VLAN (group destination, unknown unicast, hub mode)."),
-        ("unicast_forwarded", "switchyard_switch_unicast_forwarded_frames_total", "Frames to a known unicast address, sent to its one port."),
-        ("filtered_local", "switchyard_switch_filtered_local_frames_total", "Frames whose destination was learned on their own ingress port (not sent anywhere)."),
-        ("learned", "switchyard_switch_learned_total", "Addresses added to the forwarding database."),
-        ("moved", "switchyard_switch_moved_total", "Addresses seen on a different port than the one they were learned on."),
-        ("aged_out", "switchyard_switch_aged_out_total", "Forwarding database entries removed by ageing."),
-        ("flushed", "switchyard_switch_flushed_total", "Forwarding database entries removed because their port left."),
-        ("fdb_full", "switchyard_switch_fdb_full_total", "New addresses not learned because the forwarding database was full."),
-        ("fdb_port_limit", "switchyard_switch_fdb_port_limit_total", "New addresses not learned because their port held max-macs-per-port entries."),
-        ("software_checksums", "switchyard_switch_software_checksums_total", "Partial checksums completed in software for ports that cannot take them."),
-        ("software_segmented_frames", "switchyard_switch_software_segmented_frames_total", "GSO frames segmented in software for ports that cannot take them."),
-        ("software_segments", "switchyard_switch_software_segments_total", "Segments produced by software segmentation."),
-        ("gso_frames_passed", "switchyard_switch_gso_frames_passed_total", "GSO frames handed whole to ports that take them."),
-        ("capture_dropped", "switchyard_switch_capture_dropped_frames_total", "Frames a running packet capture could not keep (its queue was full)."),
-        ("ports_closed_by_peer", "switchyard_switch_ports_closed_by_peer_total", "Ports removed because their peer hung up or broke the protocol."),
-        ("namespace_ports_closed", "switchyard_switch_namespace_ports_closed_total", "Namespace ports closed because their namespace was deleted or its process exited."),
-        ("connections_refused_listener_full", "switchyard_switch_connections_refused_listener_full_total", "Connections a listener refused because it held its --max-listener-connections."),
-        ("connections_refused_budget", "switchyard_switch_connections_refused_budget_total", "Connections a listener refused because the daemon's connection cap or descriptor reserve was reached."),
-        ("accept_out_of_descriptors", "switchyard_switch_accept_out_of_descriptors_total", "accept() failures for lack of descriptors (the listener pauses 250 ms each)."),
-    ];
+    private static readonly IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>> EmptyRules = new Dictionary<string, IReadOnlyDictionary<string, long>>();
 
     public static string Render(DaemonSnapshot snapshot)
     {
@@ -126,6 +108,35 @@ internal static class MetricsRenderer
             }
         }
 
+        // Every rule a port's peer can break, under its own name (a vhost-user port: the virtio queue and TX header
+        // rules, the messages it refused, the guest-memory rules); the sets and rules come from the port's enums.
+        w.Family("switchyard_port_rule_violations_total", MetricType.Counter, "Rules a port's peer broke, by rule set (virtqueue, net_tx, net_rx, vhost_user, guest_memory) and rule.");
+        foreach (NetworkSnapshot n in s.Networks)
+        {
+            foreach (PortSnapshot p in n.Ports)
+            {
+                foreach ((string set, IReadOnlyDictionary<string, long> rules) in p.Rules ?? EmptyRules)
+                {
+                    foreach ((string rule, long count) in rules)
+                    {
+                        w.Sample(count, ("network", n.Name), ("port", p.Name), ("kind", p.Kind), ("set", set), ("rule", rule));
+                    }
+                }
+            }
+        }
+
+        w.Family("switchyard_closed_port_rule_violations_total", MetricType.Counter, "Rules broken by the peers of ports that have since gone away, by rule set and rule, per network.");
+        foreach (NetworkSnapshot n in s.Networks)
+        {
+            foreach ((string set, IReadOnlyDictionary<string, long> rules) in n.ClosedPortRules ?? EmptyRules)
+            {
+                foreach ((string rule, long count) in rules)
+                {
+                    w.Sample(count, ("network", n.Name), ("set", set), ("rule", rule));
+                }
+            }
+        }
+
         w.Family("switchyard_closed_port_drops_total", MetricType.Counter, "Drops of ports that have since gone away, by reason, per network.");
         foreach (NetworkSnapshot n in s.Networks)
         {
@@ -150,19 +161,34 @@ internal static class MetricsRenderer
 
     private static void WriteSwitches(PrometheusWriter w, DaemonSnapshot s)
     {
-        foreach ((string key, string name, string help) in SwitchCounters)
-        {
-            w.Family(name, MetricType.Counter, help);
-            foreach (NetworkSnapshot n in s.Networks)
-            {
-                w.Sample(n.SwitchCounters.GetValueOrDefault(key), ("network", n.Name));
-            }
-        }
+        // One family per counter of the switch and of the network, named and described by its enum member
+        // ([Counter]); a member without help text (fdb_entries, a gauge) has its own family below.
+        SwitchFamilies<SwitchCounter>(w, s);
+        SwitchFamilies<NetworkCounter>(w, s);
 
         w.Family("switchyard_fdb_entries", MetricType.Gauge, "Entries in the network's forwarding database (learned MAC addresses) now.");
         foreach (NetworkSnapshot n in s.Networks)
         {
             w.Sample(n.FdbEntries, ("network", n.Name));
+        }
+    }
+
+    private static void SwitchFamilies<T>(PrometheusWriter w, DaemonSnapshot s)
+        where T : struct, Enum
+    {
+        for (int i = 0; i < CounterNames<T>.Count; i++)
+        {
+            if (CounterNames<T>.Help(i) is not { } help || !CounterNames<T>.IsCounted(i))
+            {
+                continue;
+            }
+
+            string key = CounterNames<T>.Name(i);
+            w.Family($"switchyard_switch_{CounterNames<T>.Metric(i)}_total", MetricType.Counter, help);
+            foreach (NetworkSnapshot n in s.Networks)
+            {
+                w.Sample(n.SwitchCounters.GetValueOrDefault(key), ("network", n.Name));
+            }
         }
     }
 

@@ -31,6 +31,8 @@ public class HostileMessageTests
         h.FrontEnd.SendRaw((uint)FrontEndRequest.SetVringNum, V1, 4, [0, 0, 0, 0]);
 
         h.AssertClosed("SetVringNum", "payload is 4 bytes");
+        Assert.Equal(VhostUserRejection.PayloadSizeWrong, h.Pump.CloseRejection);
+        Assert.Equal(VhostUserRejectionDisposition.CloseConnection, h.Pump.CloseRejection.GetDisposition());
     });
 
     [Fact]
@@ -45,6 +47,7 @@ public class HostileMessageTests
 
         AssertClosedFds(h.Pump.LastMessageFds, memory.Fd);
         h.AssertClosed("SetMemTable", "2 regions with 2 fds in a 40-byte payload");
+        Assert.Equal(VhostUserRejection.MemTableMalformed, h.Pump.CloseRejection);
     });
 
     [Fact]
@@ -473,6 +476,7 @@ public class HostileMessageTests
             h.FrontEnd.Send(FrontEndRequest.SetVringKick, VhostUserPayloads.U64(1), [memFd]);
             h.AssertClosed("SetVringKick", "not an eventfd");
             Assert.Equal(Core.Ports.DropReason.VhostFdWrongType, h.Pump.CloseDrop);
+            Assert.Equal(VhostUserRejection.NotifierNotEventFd, h.Pump.CloseRejection);
         }
         finally
         {
@@ -500,6 +504,7 @@ public class HostileMessageTests
             h.FrontEnd.Send(FrontEndRequest.SetVringErr, VhostUserPayloads.U64(0), [memFd]);
             h.AssertClosed("SetVringErr", "not an eventfd");
             Assert.Equal(Core.Ports.DropReason.VhostFdWrongType, h.Pump.CloseDrop);
+            Assert.Equal(VhostUserRejection.NotifierNotEventFd, h.Pump.CloseRejection);
         }
         finally
         {
@@ -515,6 +520,8 @@ public class HostileMessageTests
         SendMemTable(h, [memory.Regions[0]], memory.Fd);
         h.AssertClosed("SetMemTable", "memory=trusted");
         Assert.Equal(Core.Ports.DropReason.VhostMemoryShrinkable, h.Pump.CloseDrop);
+        Assert.Equal(VhostUserRejection.GuestMemoryRefused, h.Pump.CloseRejection);
+        Assert.Equal(GuestMemoryRule.ShrinkableFile, h.Pump.CloseMemoryRule);
     });
 
     [Fact]

@@ -194,7 +194,7 @@ public sealed partial class DocsTests : IAsyncLifetime
     [GeneratedRegex(@"^\| `([a-z_:]+)` \| (counter|gauge) \|([a-z0-9_, ]*)\|[^\n]*$", RegexOptions.Multiline)]
     private static partial Regex TableRow();
 
-    [GeneratedRegex(@"`((?:rx|tx|vhost)_[a-z_]+|no_buffer|call_signal_failed)`")]
+    [GeneratedRegex(@"`((?:rx|tx|vhost)_[a-z_]+|call_signal_failed)`")]
     private static partial Regex DropReasonList();
 
     [GeneratedRegex(@"\b(?:switchyard|process)_[a-z_]+\b")]

@@ -111,6 +111,83 @@ public sealed class WebServerTests : IAsyncLifetime
         Assert.Equal(1, Assert.Single(metrics.Named("switchyard_port_rx_frames_total"), s => s.Label("kind") == "vhost-user").Value);
     }
 
+    // A switch or network counter is one enum member (SwitchCounter, NetworkCounter): `show` and /metrics both
+    // enumerate the enums, so every counter in `show` has its switchyard_switch_*_total family.
+    [Fact]
+    public async Task Metrics_EverySwitchAndNetworkCounterInShow_HasItsOwnFamily()
+    {
+        ControlResponse show = await Sy.HandleAsync(new ControlRequest("show"));
+        PrometheusText metrics = PrometheusText.Parse(await http.GetStringAsync(new Uri(Url, "metrics")));
+        IReadOnlyDictionary<string, long> counters = show.Show!.Networks[0].Counters;
+        Assert.True(counters.Count >= 20, $"only {counters.Count} counters in show");
+        foreach (string name in counters.Keys)
+        {
+            if (name == "fdb_entries")
+            {
+                continue; // A gauge, with its own family (switchyard_fdb_entries).
+            }
+
+            string family = Assert.Single(
+                metrics.Types.Keys,
+                k => k == $"switchyard_switch_{name}_total" || k == $"switchyard_switch_{name}_frames_total");
+            Assert.Equal("counter", metrics.Types[family]);
+            Assert.Single(metrics.Named(family)); // One network; its value may have moved since `show`.
+        }
+    }
+
+    // Every failure branch has its own counter (issue 11): a guest's zero-length TX buffer (QueueError), a TX frame
+    // shorter than an Ethernet header (NetTxError) and a SET_VRING_NUM of 3 (a vhost-user protocol violation) each
+    // count under their own name, in `show` and in /metrics; rx_bad_descriptor stays their sum for the chains.
+    [Fact]
+    public async Task RuleCounters_QueueErrorNetTxErrorAndRejection_EachCountUnderItsOwnNameInShowAndMetrics()
+    {
+        using VhostUserFrontEnd frontEnd = VhostUserFrontEnd.Connect(Path.Combine(runDir, Defaults.VhostUserSocketFileName));
+        using var driver = new VirtioNetDriver(frontEnd);
+        driver.Start();
+        GuestSplitRing tx = driver.TxRing();
+        ushort empty = tx.AllocateDescriptor();
+        tx.WriteDescriptor(empty, tx.DescriptorTable, 0, 0);
+        tx.Post(empty);
+        driver.Kick(tx.Index);
+        driver.SendFrame(new byte[10]);
+        await WaitAsync(
+            async () => (await Sy.SnapshotAsync()).Networks[0].Ports.Any(p => p.Kind == "vhost-user" && p.Drops["rx_bad_descriptor"] == 2),
+            "both bad chains to be counted");
+
+        ControlResponse show = await Sy.HandleAsync(new ControlRequest("show"));
+        PortInfo port = Assert.Single(show.Show!.Networks[0].Ports, p => p.Kind == "vhost-user");
+        Assert.Equal(1, port.Rules!["virtqueue"]["zero_length_buffer"]);
+        Assert.Equal(1, port.Rules["net_tx"]["frame_too_short"]);
+        Assert.Equal(2, port.Drops["rx_bad_descriptor"]);
+        Assert.DoesNotContain("descriptor_loop", port.Rules["virtqueue"].Keys); // show lists what happened; zeros are left out.
+
+        PrometheusText metrics = PrometheusText.Parse(await http.GetStringAsync(new Uri(Url, "metrics")));
+        List<PrometheusSample> rules = [.. metrics.Named("switchyard_port_rule_violations_total").Where(s => s.Label("port") == port.Name)];
+        Assert.Equal(1, Assert.Single(rules, s => s.Label("set") == "virtqueue" && s.Label("rule") == "zero_length_buffer").Value);
+        Assert.Equal(1, Assert.Single(rules, s => s.Label("set") == "net_tx" && s.Label("rule") == "frame_too_short").Value);
+        Assert.Equal(0, Assert.Single(rules, s => s.Label("set") == "virtqueue" && s.Label("rule") == "descriptor_loop").Value);
+        Assert.DoesNotContain(rules, s => s.Label("rule") is "ok" or "none_available" or "none");
+        Assert.Equal(19 + 13, rules.Count(s => s.Label("set") is "virtqueue" or "net_tx"));
+
+        // A protocol violation closes the connection; the port goes, and its counts stay with the network.
+        byte[] vringNum = new byte[8];
+        BinaryPrimitives.WriteUInt32LittleEndian(vringNum.AsSpan(4), 3);
+        frontEnd.SendRaw((uint)FrontEndRequest.SetVringNum, VhostUserFrontEnd.Version, 8, vringNum);
+        Assert.True(frontEnd.WaitForClose(TimeSpan.FromSeconds(10)), "the back-end closes the connection");
+        await WaitAsync(async () => !(await Sy.SnapshotAsync()).Networks[0].Ports.Any(p => p.Kind == "vhost-user"), "the vhost-user port to go");
+
+        NetworkInfo network = (await Sy.HandleAsync(new ControlRequest("show"))).Show!.Networks[0];
+        Assert.Equal(1, network.ClosedPortRules!["vhost_user"]["queue_size_invalid"]);
+        Assert.Equal(1, network.ClosedPortRules["virtqueue"]["zero_length_buffer"]);
+        Assert.Equal(1, network.Counters["ports_closed_by_peer"]);
+
+        metrics = PrometheusText.Parse(await http.GetStringAsync(new Uri(Url, "metrics")));
+        List<PrometheusSample> closed = [.. metrics.Named("switchyard_closed_port_rule_violations_total")];
+        Assert.Equal(1, Assert.Single(closed, s => s.Label("set") == "vhost_user" && s.Label("rule") == "queue_size_invalid").Value);
+        Assert.Equal(0, Assert.Single(closed, s => s.Label("set") == "vhost_user" && s.Label("rule") == "version_unsupported").Value);
+        Assert.Equal(1, Assert.Single(closed, s => s.Label("set") == "net_tx" && s.Label("rule") == "frame_too_short").Value);
+    }
+
     [Fact]
     public async Task ApiState_ShowsPortsWithTheirLearnedMacsAndTheGateway()
     {

@@ -1,3 +1,5 @@
+using Switchyard.Core.Counters;
+
 namespace Switchyard.Core.Ports;
 
 /// <summary>Why a frame was dropped or a connection closed. Every drop path names one of these,
@@ -53,9 +55,6 @@ public enum DropReason
     /// in software either. Switchyard.Protocols.OffloadError names the rule.</summary>
     TxOffloadMalformed,
 
-    /// <summary>No buffer was free in the frame pool.</summary>
-    NoBuffer,
-
     /// <summary>A tap's virtio-net header (IFF_VNET_HDR) broke a virtio rule: offloads the tap was not offered,
     /// a checksum or header length outside the frame, GSO without a partial checksum or a gso_size of 0.</summary>
     RxBadVnetHeader,
@@ -80,19 +79,11 @@ public enum DropReason
     CallSignalFailed,
 }
 
-/// <summary>Stable snake_case names of <see cref="DropReason"/> values.</summary>
+/// <summary>Stable snake_case names of <see cref="DropReason"/> values (the member name in snake_case,
+/// derived once by <see cref="CounterNames{T}"/>).</summary>
 public static class DropReasons
 {
-    public static readonly int Count = Enum.GetValues<DropReason>().Length;
+    public static int Count => CounterNames<DropReason>.Count;
 
-    private static readonly string[] Names =
-    [
-        "rx_runt", "rx_zero_length", "rx_oversized", "rx_truncated", "rx_source_multicast",
-        "rx_vlan_not_allowed", "rx_untagged_on_trunk", "rx_bad_descriptor", "rx_no_switch",
-        "tx_queue_full", "tx_error", "tx_link_down", "tx_too_big", "tx_offload_unsupported", "tx_offload_malformed",
-        "no_buffer", "rx_bad_vnet_header", "rx_admin_down",
-        "vhost_fd_wrong_type", "vhost_memory_shrinkable", "vhost_mapping_budget", "call_signal_failed",
-    ];
-
-    public static string Name(DropReason reason) => Names[(int)reason];
+    public static string Name(DropReason reason) => CounterNames<DropReason>.Name(reason);
 }

@@ -1,10 +1,12 @@
+using Switchyard.Core.Counters;
+
 namespace Switchyard.Core.Ports;
 
 /// <summary>Per-port counters. Written only by the event loop that owns the port; read from any thread
-/// (64-bit reads are atomic on the platforms we run on, and a snapshot may be a few frames stale).</summary>
+/// (64-bit reads are atomic on the platforms we run on, and a snapshot may be a few frames stale).
+/// The drops are a <see cref="CounterSet{T}"/> of <see cref="DropReason"/>: a new reason is one enum member.</summary>
 public sealed class PortCounters
 {
-    private readonly long[] drops = new long[DropReasons.Count];
     private long rxFrames;
     private long rxBytes;
     private long txFrames;
@@ -20,19 +22,10 @@ public sealed class PortCounters
 
     public long TxBytes => Volatile.Read(ref txBytes);
 
-    public long TotalDrops
-    {
-        get
-        {
-            long sum = 0;
-            for (int i = 0; i < drops.Length; i++)
-            {
-                sum += Volatile.Read(ref drops[i]);
-            }
+    /// <summary>Every drop, by reason.</summary>
+    public CounterSet<DropReason> DropCounts { get; } = new("drops");
 
-            return sum;
-        }
-    }
+    public long TotalDrops => DropCounts.Total;
 
     public void CountRx(int bytes)
     {
@@ -46,16 +39,14 @@ public sealed class PortCounters
         txBytes += bytes;
     }
 
-    public void Drop(DropReason reason) => drops[(int)reason]++;
+    public void Drop(DropReason reason) => DropCounts.Increment(reason);
 
-    public long Drops(DropReason reason) => Volatile.Read(ref drops[(int)reason]);
+    public long Drops(DropReason reason) => DropCounts[reason];
 
     /// <summary>Adds another port's drop counters into this one (to keep the drops of a port that closed).</summary>
     public void AddDrops(PortCounters other)
     {
-        for (int i = 0; i < drops.Length; i++)
-        {
-            drops[i] += other.Drops((DropReason)i);
-        }
+        ArgumentNullException.ThrowIfNull(other);
+        DropCounts.AddFrom(other.DropCounts);
     }
 }

@@ -66,7 +66,8 @@ public sealed record NetworkInfo(
     IReadOnlyList<PortInfo> Ports,
     IReadOnlyDictionary<string, long> Counters,
     IReadOnlyDictionary<string, long> ClosedPortDrops,
-    GatewayInfo? Gateway = null);
+    GatewayInfo? Gateway = null,
+    IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>>? ClosedPortRules = null);
 
 /// <summary>A network's NAT gateway in a `show` answer: its address plan and its counters (nonzero
 /// drops by reason, nonzero events, snake_case names as in GatewayCounters).</summary>
@@ -108,7 +109,8 @@ public sealed record PortInfo(
     long TxFrames,
     long TxBytes,
     IReadOnlyDictionary<string, long> Drops,
-    bool LinkUp = true);
+    bool LinkUp = true,
+    IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>>? Rules = null);
 
 public sealed record FdbRow(string Network, int Vlan, string Mac, string Port, double AgeSeconds);
 

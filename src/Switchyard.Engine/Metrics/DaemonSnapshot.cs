@@ -27,12 +27,15 @@ public sealed record NetworkSnapshot(
     IReadOnlyDictionary<string, long> SwitchCounters,
     int FdbEntries,
     IReadOnlyDictionary<string, long> ClosedPortDrops,
-    GatewaySnapshot? Gateway);
+    GatewaySnapshot? Gateway,
+    IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>>? ClosedPortRules = null);
 
 /// <summary>One port on a network's switch. <c>Macs</c> are the addresses the switch learned on it;
 /// <c>Addresses</c> and <c>Hostnames</c> come from the gateway's DHCP leases of those MACs (for the
 /// gateway's own port: its MAC and addresses). <c>Queues</c> and <c>Features</c> are set for
-/// vhost-user ports only. <c>LinkUp</c> is false while the port is set down (<c>port set --link down</c>).</summary>
+/// vhost-user ports only. <c>LinkUp</c> is false while the port is set down (<c>port set --link down</c>).
+/// <c>Rules</c> is set for ports that count each rule their peer can break (vhost-user: virtqueue, net_tx, net_rx,
+/// vhost_user, guest_memory), every rule by name, zeros included.</summary>
 public sealed record PortSnapshot(
     string Name,
     string Kind,
@@ -48,7 +51,8 @@ public sealed record PortSnapshot(
     IReadOnlyList<string> Hostnames,
     IReadOnlyList<QueueSnapshot>? Queues = null,
     ulong? Features = null,
-    bool LinkUp = true);
+    bool LinkUp = true,
+    IReadOnlyDictionary<string, IReadOnlyDictionary<string, long>>? Rules = null);
 
 /// <summary>One vhost-user ring the front-end started or enabled (see Switchyard.Ports.VhostUser.VhostUserQueueState).</summary>
 public sealed record QueueSnapshot(int Index, string Direction, bool Started, bool Enabled, int Size, int NextAvail, int UsedIdx, bool Broken);

@@ -357,6 +357,7 @@ public sealed partial class Network
             foreach (Port p in attachment.LivePorts(Switch))
             {
                 closedPorts.AddDrops(p.Counters);
+                KeepRuleCounters(p);
                 Switch.RemovePort(p);
                 p.Stop();
                 LogPortRemoved(Name, p.Name, reason);
@@ -372,6 +373,7 @@ public sealed partial class Network
         ReleaseEndedConnections();
         portsClosedByPeer++;
         closedPorts.AddDrops(port.Counters);
+        KeepRuleCounters(port);
         LogPortRemoved(Name, port.Name, reason);
         Publish(EventTypes.PortRemoved, port, reason);
     }

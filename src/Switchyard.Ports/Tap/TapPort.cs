@@ -325,7 +325,7 @@ public sealed partial class TapPort : Port
         return hash;
     }
 
-    [LoggerMessage(EventId = 240, Level = LogLevel.Warning, Message = "port {Port}: tap {Interface} stopped working ({Error}); closing the port")]
+    [LoggerMessage(EventId = 250, Level = LogLevel.Warning, Message = "port {Port}: tap {Interface} stopped working ({Error}); closing the port")]
     private partial void LogInterfaceGone(string port, string @interface, string error);
 
     /// <summary>One descriptor of the interface and its loop registration.</summary>

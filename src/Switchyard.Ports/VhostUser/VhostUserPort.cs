@@ -16,14 +16,23 @@
 //
 // Trust: the back-end state machine and the virtio layer validate everything the guest controls; a
 // chain that breaks a rule is returned empty and counted, a ring whose indices jump is broken and
-// left alone, a message that breaks a rule closes this connection only (counted under its own drop
+// left alone, a message that breaks a rule closes this connection only (also counted under its own drop
 // reason when the back-end names one: a descriptor of the wrong type, shrinkable memory, the mapping
 // budget). Call eventfds are non-blocking (the back-end made them so): a write to a saturated one fails
 // at once and is counted as call_signal_failed, never waited for. A kick eventfd that reports an error or
 // hang-up (it cannot, being an eventfd, but the loop must never spin on one) ends the connection.
+//
+// Counting: every rule has its own counter (IRuleCounters), in five sets owned by the port (a persistent
+// port keeps them across reconnects; the network keeps those of a port that goes, Network.ClosedPortRules):
+// "virtqueue" (QueueError, TX and RX rings), "net_tx" (NetTxError), "net_rx" (NetRxStatus: a frame not
+// delivered because of the guest's RX buffers), "vhost_user" (VhostUserRejection) and "guest_memory"
+// (GuestMemoryRule). rx_bad_descriptor stays the port drop that sums the TX chains returned empty (every
+// ReturnEmpty QueueError and every NetTxError); the rules that stop a ring are counted in "virtqueue" only.
+// A count is one array increment: no allocation or lookup per frame.
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
+using Switchyard.Core.Counters;
 using Switchyard.Core.Frames;
 using Switchyard.Core.Loop;
 using Switchyard.Core.Ports;
@@ -33,7 +42,7 @@ using Switchyard.Virtio;
 
 namespace Switchyard.Ports.VhostUser;
 
-public sealed partial class VhostUserPort : ConnectionPort, IIoHandler, IVhostUserDevice
+public sealed partial class VhostUserPort : ConnectionPort, IIoHandler, IVhostUserDevice, IRuleCounters
 {
     private const int TxBatch = 256;
     private const int MaxMessagesPerWake = 64;
@@ -47,6 +56,12 @@ public sealed partial class VhostUserPort : ConnectionPort, IIoHandler, IVhostUs
     private readonly int[] fds = new int[FdPassing.MaxFds];
     private readonly byte[] txScratch = GC.AllocateUninitializedArray<byte>(NetTx.ScratchLength, pinned: true);
     private readonly List<Ring> dirtyRx = [];
+    private readonly CounterSet<QueueError> queueErrors = new("virtqueue");
+    private readonly CounterSet<NetTxError> txErrors = new("net_tx");
+    private readonly CounterSet<NetRxStatus> rxErrors = new("net_rx");
+    private readonly CounterSet<VhostUserRejection> rejections = new("vhost_user");
+    private readonly CounterSet<GuestMemoryRule> memoryRules = new("guest_memory");
+    private ICounterSet[]? ruleCounters;
     private VhostUserBackend backend;
     private Socket? socket;
     private IoRegistration? registration;
@@ -86,6 +101,21 @@ public sealed partial class VhostUserPort : ConnectionPort, IIoHandler, IVhostUs
             ? PortOffloads.TcpSegmentation : PortOffloads.None);
 
     public override bool IsConnected => socket is not null;
+
+    /// <summary>Each virtqueue, virtio-net TX and RX, message and guest-memory rule a front-end broke, by name.</summary>
+    public IReadOnlyList<ICounterSet> RuleCounters => ruleCounters ??= [queueErrors, txErrors, rxErrors, rejections, memoryRules];
+
+    /// <summary>Chains and frames refused per QueueError rule.</summary>
+    public CounterSet<QueueError> QueueErrors => queueErrors;
+
+    /// <summary>Frames not delivered to the guest because its RX buffers broke a rule, per NetRxStatus.</summary>
+    public CounterSet<NetRxStatus> RxErrors => rxErrors;
+
+    /// <summary>TX frames refused per NetTxError rule.</summary>
+    public CounterSet<NetTxError> TxErrors => txErrors;
+
+    /// <summary>Connections closed per VhostUserRejection rule.</summary>
+    public CounterSet<VhostUserRejection> Rejections => rejections;
 
     /// <summary>The negotiated virtio features (0 until SET_FEATURES).</summary>
     public NegotiatedFeatures Features => features;
@@ -141,7 +171,8 @@ public sealed partial class VhostUserPort : ConnectionPort, IIoHandler, IVhostUs
             return;
         }
 
-        switch (rx.TryDeliver(frame))
+        NetRxStatus status = rx.TryDeliver(frame);
+        switch (status)
         {
             case NetRxStatus.Delivered:
                 Counters.CountTx(frame.Length);
@@ -154,7 +185,10 @@ public sealed partial class VhostUserPort : ConnectionPort, IIoHandler, IVhostUs
 
                 break;
             case NetRxStatus.NoBuffers:
+                Counters.Drop(DropReason.TxQueueFull);
+                break;
             case NetRxStatus.BufferTooSmall:
+                rxErrors.Increment(status); // The guest posted buffers smaller than virtio 1.2 §5.1.6.3.1 asks.
                 Counters.Drop(DropReason.TxQueueFull);
                 break;
             case NetRxStatus.FrameTooLong:
@@ -164,7 +198,14 @@ public sealed partial class VhostUserPort : ConnectionPort, IIoHandler, IVhostUs
                 Counters.Drop(DropReason.TxOffloadUnsupported);
                 break;
             default:
-                // The guest's RX ring broke a rule: the chains went back empty, the frame is lost.
+                // The guest's RX ring broke a rule: the chains went back empty, the frame is lost. A queue rule
+                // is counted under its own name too.
+                rxErrors.Increment(status);
+                if (status is NetRxStatus.InvalidChain or NetRxStatus.QueueBroken)
+                {
+                    queueErrors.Increment(rx.LastQueueError);
+                }
+
                 Counters.Drop(DropReason.TxError);
                 if (!ring.Dirty)
                 {
@@ -296,6 +337,7 @@ public sealed partial class VhostUserPort : ConnectionPort, IIoHandler, IVhostUs
 
         if (truncated)
         {
+            rejections.Increment(VhostUserRejection.TooManyFds);
             return Close("a message carried more file descriptors than any request allows");
         }
 
@@ -310,6 +352,7 @@ public sealed partial class VhostUserPort : ConnectionPort, IIoHandler, IVhostUs
             uint size = VhostUserHeader.Read(message).Size;
             if (size > MessageRules.MaxPayload)
             {
+                rejections.Increment(VhostUserRejection.PayloadTooLarge);
                 return Close($"message claims a {size}-byte payload (at most {MessageRules.MaxPayload})");
             }
 
@@ -331,6 +374,12 @@ public sealed partial class VhostUserPort : ConnectionPort, IIoHandler, IVhostUs
         fdCount = 0;
         if (handled.Close)
         {
+            rejections.Increment(handled.Rejection);
+            if (handled.MemoryRule is { } rule)
+            {
+                memoryRules.Increment(rule);
+            }
+
             if (handled.Drop is { } drop)
             {
                 Counters.Drop(drop);
@@ -416,6 +465,7 @@ public sealed partial class VhostUserPort : ConnectionPort, IIoHandler, IVhostUs
     /// so, so the descriptor is not what the back-end checked it was: counted as vhost_fd_wrong_type.</summary>
     private void CloseOnBrokenKick()
     {
+        rejections.Increment(VhostUserRejection.KickBroken);
         Counters.Drop(DropReason.VhostFdWrongType);
         LogProtocolViolation(Name, peer, "a kick descriptor reported an error or hang-up");
         _ = Close("a kick descriptor reported an error or hang-up", alreadyLogged: true);
@@ -525,11 +575,14 @@ public sealed partial class VhostUserPort : ConnectionPort, IIoHandler, IVhostUs
                         if (error.GetDisposition() == QueueErrorDisposition.ReturnEmpty)
                         {
                             q.PushUsed(chain.HeadIndex, 0);
+                            port.queueErrors.Increment(error);
                             port.Counters.Drop(DropReason.RxBadDescriptor);
                             n++;
                             continue;
                         }
 
+                        // StopQueue: counted each time the ring is kicked while broken (queue_broken after the first).
+                        port.queueErrors.Increment(error);
                         if (!brokenLogged)
                         {
                             brokenLogged = true;
@@ -547,6 +600,7 @@ public sealed partial class VhostUserPort : ConnectionPort, IIoHandler, IVhostUs
                     }
                     else if (txError != NetTxError.None)
                     {
+                        port.txErrors.Increment(txError);
                         port.Counters.Drop(DropReason.RxBadDescriptor);
                     }
 

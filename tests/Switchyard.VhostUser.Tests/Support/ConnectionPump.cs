@@ -51,6 +51,12 @@ internal sealed class ConnectionPump : IDisposable
     /// <summary>The counter the back-end named when it closed the connection, if any.</summary>
     public Core.Ports.DropReason? CloseDrop { get; private set; }
 
+    /// <summary>The rule the back-end closed the connection for (None while it is open).</summary>
+    public VhostUserRejection CloseRejection { get; private set; }
+
+    /// <summary>The guest-memory rule, when the back-end refused a memory description.</summary>
+    public Native.GuestMemoryRule? CloseMemoryRule { get; private set; }
+
     /// <summary>Handles every complete message available; returns when the socket would block or is closed.</summary>
     public void RunUntilIdle()
     {
@@ -146,6 +152,8 @@ internal sealed class ConnectionPump : IDisposable
         if (result.Close)
         {
             CloseDrop = result.Drop;
+            CloseRejection = result.Rejection;
+            CloseMemoryRule = result.MemoryRule;
             Close(result.Reason ?? "the back-end closed the connection without a reason");
             return false;
         }
