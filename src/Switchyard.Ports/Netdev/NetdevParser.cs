@@ -51,8 +51,9 @@ internal static class NetdevParser
     internal static IReadOnlyList<NetdevSyntax> Syntaxes { get; } =
         [StreamSpec.Syntax, DgramSpec.Syntax, Socket, VhostUserSpec.Syntax, TapSpec.Syntax, NetnsSpec.Syntax];
 
-    // "stream, dgram, socket, vhost-user, tap or netns"
-    private static readonly string TypeList =
+    /// <summary>"stream, dgram, socket, vhost-user, tap or netns": the list the messages below spell out (as
+    /// literals, so docs/troubleshooting.md can quote them); NetdevKindTests holds the two together.</summary>
+    internal static string TypeList { get; } =
         string.Join(", ", Syntaxes.Take(Syntaxes.Count - 1).Select(x => x.Type)) + " or " + Syntaxes[^1].Type;
 
     /// <summary>Parses <paramref name="text"/>; returns null and adds to <paramref name="errors"/> on
@@ -78,7 +79,7 @@ internal static class NetdevParser
         }
         else
         {
-            errors.Add($"a netdev spec starts with its type ({TypeList}), not with {ConfigText.Quote(firstKey + "=" + firstValue)} ({Example})");
+            errors.Add($"a netdev spec starts with its type (stream, dgram, socket, vhost-user, tap or netns), not with {ConfigText.Quote(firstKey + "=" + firstValue)} ({Example})");
             return null;
         }
 
@@ -99,12 +100,12 @@ internal static class NetdevParser
 
         if (Array.IndexOf(OtherQemuTypes, type) >= 0 || type.StartsWith("vmnet", StringComparison.Ordinal))
         {
-            errors.Add($"netdev type {ConfigText.Quote(type)} is not a Switchyard port type (Switchyard takes {TypeList}; give QEMU a matching stream, dgram or vhost-user netdev)");
+            errors.Add($"netdev type {ConfigText.Quote(type)} is not a Switchyard port type (Switchyard takes stream, dgram, socket, vhost-user, tap or netns; give QEMU a matching stream, dgram or vhost-user netdev)");
         }
         else
         {
             string hint = ConfigText.Suggest(type, Syntaxes.Select(x => x.Type)) is { } s ? $"did you mean '{s}'? " : string.Empty;
-            errors.Add($"unknown netdev type {ConfigText.Quote(type)} ({hint}expected {TypeList}; {Example})");
+            errors.Add($"unknown netdev type {ConfigText.Quote(type)} ({hint}expected stream, dgram, socket, vhost-user, tap or netns; {Example})");
         }
 
         return null;
