@@ -31,6 +31,9 @@ public static class QemuArgsBuilder
     /// (the fastest) first.</summary>
     public static IReadOnlyList<string> Kinds { get; } = [.. NetdevKinds.GuestAttachable.OrderBy(k => k == "vhost-user" ? 0 : 1)];
 
+    /// <summary>What stands for the guest's memory size when <c>--memory</c> is not given.</summary>
+    public const string MemoryPlaceholder = "SIZE";
+
     // The names a banner hint uses; the memory size is the example the docs give.
     private static readonly QemuGuest HintGuest = new("n0", "virtio-net-pci,netdev=n0", "mem", "c0", Queues: 1, Memory: "256M");
 
@@ -43,9 +46,6 @@ public static class QemuArgsBuilder
             ? string.Join(' ', mirror.Args) + (mirror.Note is { } note ? $" ({note})" : string.Empty)
             : null;
     }
-
-    /// <summary>What stands for the guest's memory size when <c>--memory</c> is not given.</summary>
-    public const string MemoryPlaceholder = "SIZE";
 
     /// <summary>The arguments for a guest on <paramref name="network"/>, one list element per word.
     /// Throws <see cref="ConfigException"/> with a message a user can act on.</summary>
