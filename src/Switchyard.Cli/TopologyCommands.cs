@@ -117,21 +117,8 @@ internal static partial class Program
         return text.ToString();
     }
 
-    private static string DescribePort(PortConfig p)
-    {
-        string what = p.Netdev switch
-        {
-            StreamSpec { Server: true } s => $"stream listener on {s.Address}",
-            StreamSpec s => $"stream client to {s.Address}",
-            VhostUserSpec { Server: true } v => $"vhost-user listener on {v.Path}",
-            VhostUserSpec v => $"vhost-user client to {v.Path}",
-            DgramSpec d => $"dgram {d.Local} <-> {d.Remote}",
-            TapSpec t => $"tap {t.IfName}",
-            NetnsSpec ns => ns.Name is { } name ? $"netns {name}" : $"netns of pid {ns.Pid}",
-            _ => p.Netdev.Kind,
-        };
-        return p.Vlan.Equals(VlanConfig.Default) ? what : $"{what}, {p.Vlan}";
-    }
+    private static string DescribePort(PortConfig p) =>
+        p.Vlan.Equals(VlanConfig.Default) ? p.Netdev.Describe() : $"{p.Netdev.Describe()}, {p.Vlan}";
 
     private static string Plural(int n, string noun) => n == 1 ? $"1 {noun}" : $"{n} {noun}s";
 

@@ -9,6 +9,7 @@ using System.CommandLine;
 using System.Net;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
+using Switchyard.Core.Config;
 using Switchyard.Engine;
 using Switchyard.Engine.Config;
 using Switchyard.Web;

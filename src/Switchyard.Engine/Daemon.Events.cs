@@ -1,6 +1,7 @@
 // The control API's run-time port changes (port-set: link up/down, VLAN) and its event stream
 // (events: one JSON object per line for as long as the client stays connected).
 using System.Text.Json;
+using Switchyard.Core.Config;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.Engine.Events;

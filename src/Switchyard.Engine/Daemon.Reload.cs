@@ -18,6 +18,7 @@
 // are serialised; each is logged line by line.
 using System.Collections.Immutable;
 using Microsoft.Extensions.Logging;
+using Switchyard.Core.Config;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.Engine.Networks;

@@ -7,6 +7,7 @@
 // reach a network's NatGateway the same way; a network without one answers with what to add to the
 // topology. DisposeAsync reverses it and removes every socket file the daemon created.
 using Microsoft.Extensions.Logging;
+using Switchyard.Core.Config;
 using Switchyard.Core.Frames;
 using Switchyard.Core.Loop;
 using Switchyard.Core.Ports;
@@ -118,7 +119,7 @@ public sealed partial class Daemon : IAsyncDisposable
 
             foreach (Attachment a in network.Attachments)
             {
-                if (QemuHints.For(a.Config.Netdev) is { } hint)
+                if (QemuArgsBuilder.Hint(a.Config.Netdev) is { } hint)
                 {
                     lines.Add($"network {network.Name}, port {a.Name}: {hint}");
                 }
@@ -295,7 +296,7 @@ public sealed partial class Daemon : IAsyncDisposable
             Network network = FindNetwork(request.Network);
             Attachment a = network.AddPort(port);
             LogPortAdded(network.Name, a.Name, a.Config.Netdev.ToString());
-            string? hint = QemuHints.For(port.Netdev);
+            string? hint = QemuArgsBuilder.Hint(port.Netdev);
             return new ControlResponse(true, Message: hint is null ? $"added {a.Name}: {a.Describe()}" : $"added {a.Name}: {a.Describe()}\nQEMU: {hint}");
         });
     }

@@ -1,5 +1,6 @@
 // The qemu-args builder as a pure function: which port it picks, the mirror image of each spec, and
 // the errors a user gets for what a network cannot give.
+using Switchyard.Core.Config;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Networks;
 

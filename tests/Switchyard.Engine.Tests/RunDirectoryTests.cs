@@ -1,6 +1,7 @@
 // The run directory holds the sockets QEMU connects to: the daemon refuses one that another user controls
 // or that is a link, instead of putting its sockets where someone else could swap them (issue 10).
 using Microsoft.Extensions.Logging.Abstractions;
+using Switchyard.Core.Config;
 using Switchyard.Engine.Config;
 
 namespace Switchyard.Engine.Tests;

@@ -6,6 +6,7 @@ using System.Net;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging.Abstractions;
 using Switchyard.Cli;
+using Switchyard.Core.Config;
 using Switchyard.Engine;
 using Switchyard.Engine.Config;
 using Switchyard.TestKit.Qemu;

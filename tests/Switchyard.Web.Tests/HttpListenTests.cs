@@ -2,6 +2,7 @@
 // nothing else without --http-allow-remote), `http:` in a topology file, and how `up` combines them.
 using System.Net;
 using Switchyard.Cli;
+using Switchyard.Core.Config;
 using Switchyard.Engine.Config;
 
 namespace Switchyard.Web.Tests;

@@ -6,7 +6,9 @@
 // Parse agree; a parsed spec's canonical text parses back to an equal spec (NetdevSpec promises
 // Parse(spec.ToString()) == spec; a gateway spec's Format parses again).
 using System.Text;
+using Switchyard.Core.Config;
 using Switchyard.Engine.Config;
+using Switchyard.Ports;
 using Switchyard.UserNet;
 
 namespace Switchyard.Fuzz.Targets;

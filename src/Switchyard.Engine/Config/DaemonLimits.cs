@@ -3,6 +3,7 @@
 // Theory of operation: these are per process, not per network, so they are flags of `switchyard up`
 // rather than topology fields. The descriptor budget itself (reserve, ceilings) is derived from
 // RLIMIT_NOFILE at start by Switchyard.Core.Loop.DescriptorBudget; these values are the caps within it.
+using Switchyard.Core.Config;
 using Switchyard.Core.Loop;
 
 namespace Switchyard.Engine.Config;

@@ -7,6 +7,11 @@
 // RunDirectory(), which reads the environment and /proc but creates nothing.
 using System.Globalization;
 using Switchyard.Native;
+using Switchyard.Ports;
+using Switchyard.Ports.Netns;
+using Switchyard.Ports.Stream;
+using Switchyard.Ports.Tap;
+using Switchyard.Ports.VhostUser;
 
 namespace Switchyard.Engine.Config;
 
@@ -53,49 +58,50 @@ public static class Defaults
     public const ushort MaxVid = 4094;
 
     // ---- Netdev specs (QEMU -netdev option syntax) ----
+    // Each port kind's spec record owns its defaults and limits (Ports/<Kind>/<Kind>Spec.cs); they are
+    // repeated here by name so this stays the one list to read.
 
     /// <summary>stream: QEMU's default is client (server=off).</summary>
-    public const bool StreamServer = false;
+    public const bool StreamServer = StreamSpec.DefaultServer;
 
     /// <summary>vhost-user: Switchyard creates the socket and QEMU connects to it.</summary>
-    public const bool VhostUserServer = true;
+    public const bool VhostUserServer = VhostUserSpec.DefaultServer;
 
     /// <summary>vhost-user: one queue pair unless asked for more.</summary>
-    public const int VhostUserQueues = 1;
+    public const int VhostUserQueues = VhostUserSpec.DefaultQueues;
 
     /// <summary>vhost-user: guest memory must be a memfd the front-end cannot shrink (memory=sealed); memory=trusted
     /// opts a port out (docs/vhost-user.md).</summary>
-    public const MemoryFilePolicy VhostUserMemory = MemoryFilePolicy.Sealed;
+    public const MemoryFilePolicy VhostUserMemory = VhostUserSpec.DefaultMemory;
 
     /// <summary>vhost-user: most queue pairs a port may ask for.</summary>
-    public const int MaxVhostUserQueues = 16;
+    public const int MaxVhostUserQueues = VhostUserSpec.MaxQueues;
 
     /// <summary>Host a legacy <c>socket,listen=:PORT</c> (or <c>localaddr=:PORT</c>) binds when the host
-    /// is left empty. QEMU binds INADDR_ANY there, and so do we: the port is reachable from other
-    /// machines unless a firewall says otherwise. Write <c>listen=127.0.0.1:PORT</c> to stay local.</summary>
-    public const string WildcardHost = "0.0.0.0";
+    /// is left empty (INADDR_ANY, as QEMU).</summary>
+    public const string WildcardHost = InetSocketAddress.WildcardHost;
 
     /// <summary>Room in struct sockaddr_un.sun_path (108 bytes) less the terminating NUL, or less the
     /// leading NUL of an abstract name.</summary>
-    public const int MaxUnixPathBytes = 107;
+    public const int MaxUnixPathBytes = UnixSocketAddress.MaxPathBytes;
 
     /// <summary>tap: offloads travel with frames to and from the kernel (IFF_VNET_HDR) unless vnet_hdr=off.</summary>
-    public const bool TapVnetHeader = true;
+    public const bool TapVnetHeader = TapSpec.DefaultVnetHeader;
 
     /// <summary>tap: one queue unless queues=N asks for a multiqueue interface.</summary>
-    public const int TapQueues = 1;
+    public const int TapQueues = TapSpec.DefaultQueues;
 
     /// <summary>tap: most queues a tap port opens.</summary>
-    public const int MaxTapQueues = 16;
+    public const int MaxTapQueues = TapSpec.MaxQueues;
 
     /// <summary>tap: longest interface name (IFNAMSIZ 16 less the terminating NUL).</summary>
-    public const int MaxIfNameLength = 15;
+    public const int MaxIfNameLength = TapSpec.MaxIfNameLength;
 
     /// <summary>netns: the interface a namespace port creates inside the namespace unless ifname= says otherwise.</summary>
-    public const string NetnsIfName = "eth0";
+    public const string NetnsIfName = NetnsSpec.DefaultIfName;
 
     /// <summary>netns: longest namespace name accepted (names are files under /run/netns).</summary>
-    public const int MaxNetnsNameLength = 64;
+    public const int MaxNetnsNameLength = NetnsSpec.MaxNameLength;
 
     // ---- NAT gateway (the values of its options are in GatewayOptions.Default; these are the rules) ----
 

@@ -12,6 +12,7 @@
 // parses back to an equal rule.
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using Switchyard.Core.Config;
 using Switchyard.Protocols;
 using Switchyard.UserNet;
 

@@ -17,6 +17,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Switchyard.Core.Config;
 using Switchyard.Protocols;
 using Switchyard.UserNet;
 
@@ -82,7 +83,7 @@ public static class GatewaySpec
         var list = new List<string>();
         options = null;
         errors = list;
-        List<(string Key, string? Value)> items = NetdevParser.Split(text);
+        List<(string Key, string? Value)> items = ConfigText.SplitOptions(text);
         if (items.Count > 0 && items[0] is (Kind, null))
         {
             items.RemoveAt(0);

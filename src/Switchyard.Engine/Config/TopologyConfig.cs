@@ -11,6 +11,10 @@
 using System.Collections.Immutable;
 using System.Net;
 using System.Net.Sockets;
+using Switchyard.Core.Config;
+using Switchyard.Ports;
+using Switchyard.Ports.Stream;
+using Switchyard.Ports.VhostUser;
 using Switchyard.UserNet;
 
 namespace Switchyard.Engine.Config;
@@ -31,7 +35,7 @@ public sealed record PortConfig(string Name, NetdevSpec Netdev, VlanConfig Vlan)
     {
         ArgumentNullException.ThrowIfNull(netdev);
         var errors = new List<string>();
-        if (ConfigText.CheckName(name) is { } nameProblem)
+        if (ConfigNames.CheckName(name) is { } nameProblem)
         {
             errors.Add("port " + nameProblem);
         }
@@ -246,47 +250,39 @@ public sealed record TopologyConfig
                     report(new(n, p, "name"), $"port name '{Defaults.GatewayPortName}' is taken by the network's NAT gateway; give this port another name");
                 }
 
-                if (port.Netdev is TapSpec tap)
-                {
-                    if (taps.TryGetValue(tap.IfName, out ConfigLocation first))
-                    {
-                        report(new(n, p, "netdev"), $"tap interface '{tap.IfName}' is already used by {describe(first with { Field = null })}; one tap interface backs one port");
-                    }
-                    else
-                    {
-                        taps.Add(tap.IfName, new(n, p, "netdev"));
-                    }
-                }
-
-                if (port.Netdev is NetnsSpec netns)
-                {
-                    string where = netns.Name is { } nsName ? $"netns {nsName}" : $"the namespace of pid {netns.Pid}";
-                    string key = $"{where}/{netns.IfName}";
-                    if (!namespaceTaps.TryAdd(key, new(n, p, "netdev")))
-                    {
-                        report(new(n, p, "netdev"), $"interface '{netns.IfName}' in {where} is already used by {describe(namespaceTaps[key] with { Field = null })}; give this port another ifname=");
-                    }
-                }
-
                 if (port.Netdev is null)
                 {
                     report(new(n, p, "netdev"), "a netdev spec is required (e.g. 'stream,addr.type=unix,addr.path=PATH,server=on')");
                 }
                 else
                 {
-                    foreach (Listener key in Listener.Of(port.Netdev))
+                    foreach (HostClaim claim in port.Netdev.HostClaims())
                     {
                         var where = new ConfigLocation(n, p, "netdev");
-                        foreach ((Listener other, ConfigLocation otherWhere) in listeners)
+                        switch (claim)
                         {
-                            if (key.ConflictsWith(other))
-                            {
-                                report(where, $"{key} is already used by {describe(otherWhere with { Field = null })}; two ports cannot bind the same socket address");
+                            case HostInterface tap when taps.TryGetValue(tap.IfName, out ConfigLocation first):
+                                report(where, $"tap interface '{tap.IfName}' is already used by {describe(first with { Field = null })}; one tap interface backs one port");
                                 break;
-                            }
-                        }
+                            case HostInterface tap:
+                                taps.Add(tap.IfName, where);
+                                break;
+                            case NamespaceInterface ns when !namespaceTaps.TryAdd($"{ns.Namespace}/{ns.IfName}", where):
+                                report(where, $"interface '{ns.IfName}' in {ns.Namespace} is already used by {describe(namespaceTaps[$"{ns.Namespace}/{ns.IfName}"] with { Field = null })}; give this port another ifname=");
+                                break;
+                            case BoundSocket bound when Listener.Of(bound) is { } key:
+                                foreach ((Listener other, ConfigLocation otherWhere) in listeners)
+                                {
+                                    if (key.ConflictsWith(other))
+                                    {
+                                        report(where, $"{key} is already used by {describe(otherWhere with { Field = null })}; two ports cannot bind the same socket address");
+                                        break;
+                                    }
+                                }
 
-                        listeners.Add((key, where));
+                                listeners.Add((key, where));
+                                break;
+                        }
                     }
                 }
 
@@ -306,7 +302,7 @@ public sealed record TopologyConfig
         string? name, string what, ConfigLocation where, Dictionary<string, int> seen, int index,
         Func<int, ConfigLocation> locationOf, Func<ConfigLocation, string> describe, Action<ConfigLocation, string> report)
     {
-        if (ConfigText.CheckName(name) is { } problem)
+        if (ConfigNames.CheckName(name) is { } problem)
         {
             report(where, $"{what} {problem}");
         }
@@ -321,20 +317,15 @@ public sealed record TopologyConfig
     /// local) or a TCP/UDP host and port. Port 0 never conflicts: the kernel picks a free one.</summary>
     private readonly record struct Listener(string Protocol, string? UnixPath, bool Abstract, IPAddress? Ip, string? HostName, int Port)
     {
-        public static IEnumerable<Listener> Of(NetdevSpec spec)
+        /// <summary>The listener a bound socket takes, or null for an inet port 0 (the kernel picks a free one).</summary>
+        public static Listener? Of(BoundSocket bound) => bound.Address switch
         {
-            switch (spec)
-            {
-                case StreamSpec { Server: true } stream:
-                    return From(stream.Address, "tcp");
-                case DgramSpec dgram:
-                    return From(dgram.Local, "udp");
-                case VhostUserSpec { Server: true } vhost:
-                    return From(new UnixSocketAddress(vhost.Path), "unix");
-                default:
-                    return [];
-            }
-        }
+            // Compare full paths, so "a.sock" and "./a.sock" are recognised as one file.
+            UnixSocketAddress unix => new("unix", unix.Abstract ? unix.Path : FullPath(unix.Path), unix.Abstract, null, null, 0),
+            InetSocketAddress { Port: 0 } => null,
+            InetSocketAddress inet => new(bound.Protocol == ProtocolType.Udp ? "udp" : "tcp", null, false, inet.Literal, inet.Literal is null ? inet.Host : null, inet.Port),
+            _ => null,
+        };
 
         public bool ConflictsWith(Listener other)
         {
@@ -365,15 +356,6 @@ public sealed record TopologyConfig
         public override string ToString() => UnixPath is not null
             ? $"unix socket {(Abstract ? "@" : string.Empty)}{UnixPath}"
             : $"{Protocol} {(Ip is null ? HostName : Ip.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{Ip}]" : Ip.ToString())}:{Port}";
-
-        private static IEnumerable<Listener> From(NetdevAddress address, string protocol) => address switch
-        {
-            // Compare full paths, so "a.sock" and "./a.sock" are recognised as one file.
-            UnixSocketAddress unix => [new("unix", unix.Abstract ? unix.Path : FullPath(unix.Path), unix.Abstract, null, null, 0)],
-            InetSocketAddress { Port: 0 } => [],
-            InetSocketAddress inet => [new(protocol, null, false, inet.Literal, inet.Literal is null ? inet.Host : null, inet.Port)],
-            _ => [],
-        };
 
         private static string FullPath(string path)
         {

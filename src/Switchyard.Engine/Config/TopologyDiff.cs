@@ -11,6 +11,7 @@
 // Daemon.Reload applies a plan.
 using System.Collections.Immutable;
 using System.Text;
+using Switchyard.Core.Config;
 using Switchyard.UserNet;
 
 namespace Switchyard.Engine.Config;

@@ -10,7 +10,9 @@
 // would refuse for another process's sake (someone else listening) is not checked; that needs a
 // bind and is reported when the daemon opens the port.
 using System.Collections.Immutable;
+using System.Net.Sockets;
 using Switchyard.Native;
+using Switchyard.Ports;
 using Switchyard.Protocols;
 using Switchyard.UserNet;
 
@@ -48,36 +50,24 @@ internal static class TopologyHostChecks
                 }
 
                 var where = new ConfigLocation(n, p, "netdev");
-                switch (spec)
+                foreach (HostClaim claim in spec.HostClaims())
                 {
-                    case StreamSpec { Server: true, Address: UnixSocketAddress { Abstract: false } u }:
-                        CheckListenerPath(u.Path, where, listened, report);
-                        break;
-                    case VhostUserSpec { Server: true } v:
-                        CheckListenerPath(v.Path, where, listened, report);
-                        break;
-                    case DgramSpec { Local: UnixSocketAddress { Abstract: false } u }:
-                        CheckListenerPath(u.Path, where, listened, report);
-                        break;
-                    case StreamSpec { Server: false, Address: UnixSocketAddress { Abstract: false } u }:
-                        clientPorts.Add((FullPath(u.Path), where));
-                        break;
-                    case VhostUserSpec v:
-                        clientPorts.Add((FullPath(v.Path), where));
-                        break;
-                    case TapSpec tap:
-                        CheckTap(tap.IfName, where, report);
-                        break;
-                }
-
-                switch (spec)
-                {
-                    case StreamSpec { Server: true, Address: InetSocketAddress { Port: > 0 } i }:
-                        hostPorts.Add((new HostPort(ForwardProtocol.Tcp, AddressOf(i), i.Port), where, $"stream listener {i}"));
-                        break;
-                    case DgramSpec { Local: InetSocketAddress { Port: > 0 } i }:
-                        hostPorts.Add((new HostPort(ForwardProtocol.Udp, AddressOf(i), i.Port), where, $"dgram socket {i}"));
-                        break;
+                    switch (claim)
+                    {
+                        case BoundSocket { Address: UnixSocketAddress { Abstract: false } u }:
+                            CheckListenerPath(u.Path, where, listened, report);
+                            break;
+                        case BoundSocket { Address: InetSocketAddress { Port: > 0 } i } bound:
+                            ForwardProtocol protocol = bound.Protocol == ProtocolType.Udp ? ForwardProtocol.Udp : ForwardProtocol.Tcp;
+                            hostPorts.Add((new HostPort(protocol, AddressOf(i), i.Port), where, bound.What));
+                            break;
+                        case DialledSocket dialled:
+                            clientPorts.Add((FullPath(dialled.Path), where));
+                            break;
+                        case HostInterface tap:
+                            CheckTap(tap.IfName, where, report);
+                            break;
+                    }
                 }
             }
 

@@ -28,6 +28,8 @@
 // Relative socket paths stay relative: they are resolved against the working directory when the
 // socket is opened, as QEMU does, not against the file's directory.
 using System.Collections.Immutable;
+using Switchyard.Core.Config;
+using Switchyard.Ports;
 using Switchyard.UserNet;
 using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;

@@ -10,6 +10,7 @@
 using System.Collections.Immutable;
 using System.Globalization;
 using System.Text;
+using Switchyard.Core.Config;
 
 namespace Switchyard.Engine.Config;
 

@@ -7,28 +7,22 @@
 // removed from the switch (and their FDB entries with them) by the switch's callback. Everything
 // here runs on the loop; the control plane reaches it through EpollLoop.InvokeAsync.
 //
-// Namespace ports (netns,name=/pid=) are watched: the tap's own socket holds a reference on the
-// namespace it was created in, so `ip netns del` alone never destroys it and the tap never reports an
-// error; the descriptors would stay held until `port del`. Once a second (with MAC ageing) the network
-// stats each namespace port's path (/run/netns/NAME, /proc/PID/ns/net) and compares the namespace's
-// inode with the one the port was created in; when it is gone or is another namespace, the port is
-// closed with a reason and an event, counted as namespace_ports_closed. Closing the tap then lets the
-// kernel free the namespace.
-using System.Net.Sockets;
+// Each port is opened by the port factory (Switchyard.Ports.PortFactory) from its spec; the network
+// gives it the loop and a callback that puts the new port on the switch, and keeps the handle it gets
+// back. Some ports can outlive their host resource: a namespace port's namespace can be deleted while
+// the tap's own socket keeps it alive. Once a second (with MAC ageing) the network asks every handle
+// whether its resource is gone (PortHandle.CheckGone); a port whose resource is gone is closed with the
+// reason and an event, counted as namespace_ports_closed.
 using Microsoft.Extensions.Logging;
+using Switchyard.Core.Config;
 using Switchyard.Core.Loop;
 using Switchyard.Core.Ports;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Events;
 using Switchyard.Native;
 using Switchyard.Ports;
-using Switchyard.Ports.Dgram;
-using Switchyard.Ports.Stream;
-using Switchyard.Ports.Tap;
 using Switchyard.Ports.NatHost;
-using Switchyard.Ports.VhostUser;
 using Switchyard.UserNet;
-using Switchyard.VhostUser;
 using Switchyard.Switching;
 
 namespace Switchyard.Engine.Networks;
@@ -43,7 +37,6 @@ public sealed partial class Network
 
     /// <summary>Drops of ports that have gone away, so a closed connection's reason stays visible.</summary>
     private readonly PortCounters closedPorts = new();
-    private readonly Dictionary<string, NamespaceWatch> namespaceWatches = new(StringComparer.Ordinal);
     private long portsClosedByPeer;
     private long namespacePortsClosed;
 
@@ -83,7 +76,7 @@ public sealed partial class Network
             (long full, long budget, long paused) = (0, 0, 0);
             foreach (Attachment a in attachments.Values)
             {
-                if (a is ListenerAttachment l)
+                if (a.Handle is ListenerPortHandle l)
                 {
                     full += l.Listener.RefusedListenerFull;
                     budget += l.Listener.RefusedByBudget;
@@ -145,17 +138,8 @@ public sealed partial class Network
         }
 
         VlanMembership membership = ToMembership(port.Vlan);
-        Attachment attachment = port.Netdev switch
-        {
-            StreamSpec { Server: true } s => OpenListener(port, s, membership),
-            StreamSpec s => OpenClient(port, s, membership),
-            DgramSpec d => OpenDgram(port, d, membership),
-            VhostUserSpec { Server: true } v => OpenVhostUserListener(port, v, membership),
-            VhostUserSpec v => OpenVhostUserClient(port, v, membership),
-            TapSpec t => OpenTap(port, t, membership),
-            NetnsSpec n => OpenNetnsTap(port, n, membership),
-            _ => throw new ConfigException([$"port {port.Name}: {port.Netdev.Kind} ports are not supported yet"]),
-        };
+        PortHandle handle = PortFactory.Open(port.Netdev, new PortContext(port.Name, loop, logger, p => AttachPort(p, membership)));
+        var attachment = new Attachment(port, handle);
         attachments.Add(port.Name, attachment);
         return attachment;
     }
@@ -169,7 +153,6 @@ public sealed partial class Network
     {
         if (attachments.Remove(name, out Attachment? attachment))
         {
-            namespaceWatches.Remove(name);
             attachment.Dispose();
             foreach (Port p in attachment.LivePorts(Switch))
             {
@@ -230,130 +213,26 @@ public sealed partial class Network
         _ => throw new ConfigException([$"unknown VLAN configuration {vlan}"]),
     };
 
-    private ListenerAttachment OpenListener(PortConfig port, StreamSpec spec, VlanMembership membership)
-    {
-        SocketListener listener = SocketListener.Open(port.Name, loop, logger, spec.Address.ToEndPoint(), accepted =>
-        {
-            var streamPort = new StreamPort(accepted.PortName, loop, logger, accepted.Peer, persistent: false);
-            AttachPort(streamPort, membership);
-            streamPort.Connect(accepted.Socket);
-            return streamPort;
-        });
-        return new ListenerAttachment(port, listener);
-    }
-
-    private static VhostUserBackendOptions VhostUserOptions(VhostUserSpec spec) => new(MaxQueuePairs: spec.Queues) { Memory = spec.Memory };
-
-    private ListenerAttachment OpenVhostUserListener(PortConfig port, VhostUserSpec spec, VlanMembership membership)
-    {
-        VhostUserBackendOptions options = VhostUserOptions(spec);
-        SocketListener listener = SocketListener.Open(port.Name, loop, logger, new UnixDomainSocketEndPoint(spec.Path), accepted =>
-        {
-            var vhostPort = new VhostUserPort(accepted.PortName, loop, logger, accepted.Peer, options, persistent: false);
-            AttachPort(vhostPort, membership);
-            vhostPort.Connect(accepted.Socket);
-            return vhostPort;
-        });
-        return new ListenerAttachment(port, listener);
-    }
-
-    private ClientAttachment OpenVhostUserClient(PortConfig port, VhostUserSpec spec, VlanMembership membership)
-    {
-        var vhostPort = new VhostUserPort(port.Name, loop, logger, spec.Path, VhostUserOptions(spec), persistent: true);
-        AttachPort(vhostPort, membership);
-        var client = new SocketClient(vhostPort, loop, logger, new UnixDomainSocketEndPoint(spec.Path));
-        client.Start();
-        return new ClientAttachment(port, client);
-    }
-
-    private ClientAttachment OpenClient(PortConfig port, StreamSpec spec, VlanMembership membership)
-    {
-        var streamPort = new StreamPort(port.Name, loop, logger, spec.Address.ToString() ?? "?", persistent: true);
-        AttachPort(streamPort, membership);
-        var client = new SocketClient(streamPort, loop, logger, spec.Address.ToEndPoint(), spec.Reconnect);
-        client.Start();
-        return new ClientAttachment(port, client);
-    }
-
-    private SinglePortAttachment OpenDgram(PortConfig port, DgramSpec spec, VlanMembership membership)
-    {
-        if (spec.Remote is null)
-        {
-            throw new ConfigException([$"port {port.Name}: a dgram port needs a remote address"]);
-        }
-
-        DgramPort dgram = DgramPort.Open(port.Name, loop, logger, spec.Local.ToEndPoint(), spec.Remote.ToEndPoint());
-        AttachPort(dgram, membership);
-        dgram.Start();
-        return new SinglePortAttachment(port, dgram);
-    }
-
-    private SinglePortAttachment OpenTap(PortConfig port, TapSpec spec, VlanMembership membership)
-    {
-        TapPort tap = TapPort.Open(port.Name, spec.IfName, loop, logger, spec.VnetHeader, spec.Queues);
-        AttachPort(tap, membership);
-        tap.Start();
-        return new SinglePortAttachment(port, tap);
-    }
-
-    // The tap is created inside the namespace (NetNamespace.Invoke enters it on a short-lived thread)
-    // and brought up there; its descriptor then works from this loop like any other tap's.
-    private SinglePortAttachment OpenNetnsTap(PortConfig port, NetnsSpec spec, VlanMembership membership)
-    {
-        using NetNamespace ns = spec.Name is { } name ? NetNamespace.OpenNamed(name) : NetNamespace.OpenOfProcess(spec.Pid!.Value);
-        string nsPath = spec.Name is { } n ? Path.Combine(NetNamespace.NamedDirectory, n) : $"/proc/{spec.Pid!.Value}/ns/net";
-        bool watchable = FileVersion.TryGet(nsPath, out FileVersion identity);
-        TapPort tap = ns.Invoke(() =>
-        {
-            TapPort opened = TapPort.Open(port.Name, spec.IfName, loop, logger, vnetHeader: true, queueCount: 1);
-            try
-            {
-                NetNamespace.SetLinkUp(opened.InterfaceName);
-                return opened;
-            }
-            catch
-            {
-                opened.Stop();
-                throw;
-            }
-        });
-        AttachPort(tap, membership);
-        tap.Start();
-        if (watchable)
-        {
-            namespaceWatches[port.Name] = new NamespaceWatch(nsPath, ns.Description, identity.Device, identity.Inode);
-        }
-
-        return new SinglePortAttachment(port, tap);
-    }
-
-    // Closes every namespace port whose namespace is gone (see the theory of operation); on the loop.
+    // Closes every port whose host resource is gone (see the theory of operation); on the loop.
     private void CheckNamespaces()
     {
-        if (namespaceWatches.Count == 0)
+        List<(string Port, string Reason)>? gone = null;
+        foreach ((string portName, Attachment attachment) in attachments)
         {
-            return;
-        }
-
-        List<(string Port, NamespaceWatch Watch)>? gone = null;
-        foreach ((string portName, NamespaceWatch watch) in namespaceWatches)
-        {
-            if (!FileVersion.TryGet(watch.Path, out FileVersion now) || now.Device != watch.Device || now.Inode != watch.Inode)
+            if (attachment.Handle.CheckGone() is { } reason)
             {
-                (gone ??= []).Add((portName, watch));
+                (gone ??= []).Add((portName, reason));
             }
         }
 
-        foreach ((string portName, NamespaceWatch watch) in gone ?? [])
+        foreach ((string portName, string reason) in gone ?? [])
         {
-            namespaceWatches.Remove(portName);
             if (!attachments.Remove(portName, out Attachment? attachment))
             {
                 continue;
             }
 
             attachment.Dispose();
-            string reason = $"{watch.Description} is gone (deleted, or its process exited)";
             foreach (Port p in attachment.LivePorts(Switch))
             {
                 closedPorts.AddDrops(p.Counters);
@@ -384,7 +263,7 @@ public sealed partial class Network
     {
         foreach (Attachment a in attachments.Values)
         {
-            if (a is ListenerAttachment l)
+            if (a.Handle is ListenerPortHandle l)
             {
                 l.Listener.ReleaseEnded();
             }
@@ -460,9 +339,6 @@ public sealed partial class Network
         CheckNamespaces();
         ageingTimer.Arm(TimeSpan.FromSeconds(1));
     }
-
-    /// <summary>Where a namespace port's namespace is named, and which namespace (nsfs device and inode) it was.</summary>
-    private readonly record struct NamespaceWatch(string Path, string Description, ulong Device, ulong Inode);
 
     [LoggerMessage(EventId = 300, Level = LogLevel.Information, Message = "network {Network}: port {Port} removed: {Reason}")]
     private partial void LogPortRemoved(string network, string port, string reason);

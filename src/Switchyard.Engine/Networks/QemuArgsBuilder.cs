@@ -1,17 +1,23 @@
-// `switchyard qemu-args`: the QEMU arguments that put one guest on a network, as an argument list.
+// The QEMU arguments that put one guest on a network: `switchyard qemu-args` (Build, an argument list)
+// and the one-line hints in the daemon's banner and `port add` (Hint). The one place that produces
+// QEMU arguments.
 //
 // Theory of operation: a pure function of a network's port configurations and what the user asked
 // for (kind, VM name, queue pairs, memory size). It picks the port a guest should use: the one
 // named, else the first of the asked kind, listeners (which take any number of guests) before
-// single-peer ports; then writes the mirror image of that port's spec, as QemuHints does for the
-// banner, but complete: ids and a MAC derived from the VM name, so two VMs built from the same
-// command differ, and for vhost-user the shared memory backend the back-end needs to map guest RAM.
+// single-peer ports; then asks that port's spec for its mirror image (NetdevSpec.Qemu), giving it
+// the names: ids and a MAC derived from the VM name, so two VMs built from the same command differ,
+// and for vhost-user the id and size of the shared memory backend the back-end needs to map guest RAM.
+// A hint is the same mirror image with the default names (n0, c0, mem) and a 256M backend.
 // The MAC is 52:59 followed by the first four bytes of SHA-256(name): locally administered (bit 1 of
 // the first byte), unicast, stable across runs and hosts, and outside QEMU's own 52:54:00 default.
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
+using Switchyard.Core.Config;
 using Switchyard.Engine.Config;
+using Switchyard.Ports;
+using Switchyard.Ports.VhostUser;
 
 namespace Switchyard.Engine.Networks;
 
@@ -21,11 +27,25 @@ public sealed record QemuArgsOptions(string? Kind = null, string? VmName = null,
 /// <summary>Builds the QEMU arguments of one guest (see the file header).</summary>
 public static class QemuArgsBuilder
 {
-    /// <summary>The kinds a guest can attach with.</summary>
-    public static IReadOnlyList<string> Kinds { get; } = ["vhost-user", "stream", "dgram"];
+    /// <summary>The kinds a guest can attach with: those whose specs have a QEMU mirror image, vhost-user
+    /// (the fastest) first.</summary>
+    public static IReadOnlyList<string> Kinds { get; } = [.. NetdevKinds.GuestAttachable.OrderBy(k => k == "vhost-user" ? 0 : 1)];
 
     /// <summary>What stands for the guest's memory size when <c>--memory</c> is not given.</summary>
     public const string MemoryPlaceholder = "SIZE";
+
+    // The names a banner hint uses; the memory size is the example the docs give.
+    private static readonly QemuGuest HintGuest = new("n0", "virtio-net-pci,netdev=n0", "mem", "c0", Queues: 1, Memory: "256M");
+
+    /// <summary>The -netdev/-device arguments for a guest on <paramref name="spec"/> as one line, with a
+    /// note in parentheses where one helps; null if a QEMU guest cannot attach to it.</summary>
+    public static string? Hint(NetdevSpec spec)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        return spec.Qemu(HintGuest) is { } mirror
+            ? string.Join(' ', mirror.Args) + (mirror.Note is { } note ? $" ({note})" : string.Empty)
+            : null;
+    }
 
     /// <summary>The arguments for a guest on <paramref name="network"/>, one list element per word.
     /// Throws <see cref="ConfigException"/> with a message a user can act on.</summary>
@@ -75,19 +95,16 @@ public static class QemuArgsBuilder
         string netdevId = options.VmName is null ? "n0" : "net" + suffix;
         string mac = options.VmName is { } vmName ? ",mac=" + Mac(vmName) : string.Empty;
         string device = $"virtio-net-pci,netdev={netdevId}{mac}";
-        return port.Netdev switch
-        {
-            VhostUserSpec v => VhostUser(v, options.VmName is null ? "mem" : "mem" + suffix, options.VmName is null ? "c0" : "chr" + suffix, netdevId, device, options.Queues ?? 1, memory ?? MemoryPlaceholder),
-            StreamSpec { Address: UnixSocketAddress u } s =>
-                ["-netdev", $"stream,id={netdevId},server={OnOff(!s.Server)},addr.type=unix,addr.path={u.Path}{(u.Abstract ? ",addr.abstract=on" : string.Empty)}", "-device", device],
-            StreamSpec { Address: InetSocketAddress i } s =>
-                ["-netdev", $"stream,id={netdevId},server={OnOff(!s.Server)},addr.type=inet,addr.host={ClientHost(i.Host)},addr.port={i.Port}", "-device", device],
-            DgramSpec { Local: InetSocketAddress l, Remote: InetSocketAddress r } =>
-                ["-netdev", $"dgram,id={netdevId},local.type=inet,local.host={r.Host},local.port={r.Port},remote.type=inet,remote.host={ClientHost(l.Host)},remote.port={l.Port}", "-device", device],
-            DgramSpec { Local: UnixSocketAddress l, Remote: UnixSocketAddress r } =>
-                ["-netdev", $"dgram,id={netdevId},local.type=unix,local.path={r.Path},remote.type=unix,remote.path={l.Path}", "-device", device],
-            _ => throw new ConfigException($"port {port.Name} ({port.Netdev.Kind}) is not one a QEMU guest can attach to"),
-        };
+        var guest = new QemuGuest(
+            netdevId,
+            device,
+            options.VmName is null ? "mem" : "mem" + suffix,
+            options.VmName is null ? "c0" : "chr" + suffix,
+            options.Queues ?? 1,
+            memory ?? MemoryPlaceholder);
+        return port.Netdev.Qemu(guest) is { } mirror
+            ? mirror.Args
+            : throw new ConfigException($"port {port.Name} ({port.Netdev.Kind}) is not one a QEMU guest can attach to");
     }
 
     /// <summary>The guest's MAC for a VM name: 52:59 and four bytes of SHA-256 of the name.</summary>
@@ -106,22 +123,6 @@ public static class QemuArgsBuilder
             a.Length > 0 && a.All(c => char.IsAsciiLetterOrDigit(c) || "-_.,=/:@%+".Contains(c, StringComparison.Ordinal))
                 ? a
                 : "'" + a.Replace("'", "'\\''", StringComparison.Ordinal) + "'"));
-    }
-
-    private static IReadOnlyList<string> VhostUser(VhostUserSpec v, string memId, string chardevId, string netdevId, string device, int queues, string memory)
-    {
-        string chardev = v.Server ? $"socket,id={chardevId},path={v.Path},reconnect=1" : $"socket,id={chardevId},path={v.Path},server=on,wait=off";
-        string netdevQueues = queues > 1 ? string.Create(CultureInfo.InvariantCulture, $",queues={queues}") : string.Empty;
-
-        // vectors=0: QEMU 7.2 under TCG crashes when a vhost-user NIC turns on MSI-X (docs/vhost-user.md).
-        return
-        [
-            "-object", $"memory-backend-memfd,id={memId},size={memory},share=on",
-            "-numa", $"node,memdev={memId}",
-            "-chardev", chardev,
-            "-netdev", $"vhost-user,id={netdevId},chardev={chardevId}{netdevQueues}",
-            "-device", device + (queues > 1 ? ",mq=on" : string.Empty) + ",vectors=0",
-        ];
     }
 
     private static PortConfig Choose(string network, IReadOnlyList<PortConfig> ports, QemuArgsOptions options)
@@ -144,29 +145,23 @@ public static class QemuArgsBuilder
         List<PortConfig> ofKind = options.Kind is { } kind ? [.. usable.Where(p => KindOf(p.Netdev) == kind)] : usable;
         if (ofKind.Count == 0)
         {
-            string what = options.Kind is null ? "port a QEMU guest can attach to (vhost-user, stream or dgram)" : $"{options.Kind} port";
+            string what = options.Kind is null ? $"port a QEMU guest can attach to ({string.Join(", ", Kinds.Take(Kinds.Count - 1))} or {Kinds[^1]})" : $"{options.Kind} port";
             throw new ConfigException($"network {network} has no {what}; it has: {Inventory(ports)}");
         }
 
-        return ofKind.FirstOrDefault(p => p.Netdev is StreamSpec { Server: true } or VhostUserSpec { Server: true }) ?? ofKind[0];
+        return ofKind.FirstOrDefault(p => p.Netdev.Shape == PortShape.Listener) ?? ofKind[0];
     }
 
-    private static string? KindOf(NetdevSpec spec) => spec switch
-    {
-        VhostUserSpec => "vhost-user",
-        StreamSpec => "stream",
-        DgramSpec => "dgram",
-        _ => null,
-    };
+    private static string? KindOf(NetdevSpec spec) => spec.Qemu(HintGuest) is null ? null : spec.Kind;
 
     // "vhost 'vm' (vhost-user listener), tap0 (tap)", or "no ports".
     private static string Inventory(IReadOnlyList<PortConfig> ports) =>
         ports.Count == 0
             ? "no ports"
-            : string.Join(", ", ports.Select(p => p.Netdev switch
+            : string.Join(", ", ports.Select(p => p.Netdev.Shape switch
             {
-                StreamSpec { Server: true } or VhostUserSpec { Server: true } => $"{p.Name} ({p.Netdev.Kind} listener)",
-                StreamSpec or VhostUserSpec => $"{p.Name} ({p.Netdev.Kind} client)",
+                PortShape.Listener => $"{p.Name} ({p.Netdev.Kind} listener)",
+                PortShape.Client => $"{p.Name} ({p.Netdev.Kind} client)",
                 _ => $"{p.Name} ({p.Netdev.Kind})",
             }));
 
@@ -203,8 +198,4 @@ public static class QemuArgsBuilder
             ? n.ToString(CultureInfo.InvariantCulture) + unit
             : null;
     }
-
-    private static string OnOff(bool value) => value ? "on" : "off";
-
-    private static string ClientHost(string host) => host is "0.0.0.0" or "" ? "127.0.0.1" : host is "::" ? "::1" : host;
 }

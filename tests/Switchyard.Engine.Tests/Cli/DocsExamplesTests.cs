@@ -11,6 +11,7 @@ using System.CommandLine;
 using System.Text;
 using System.Text.RegularExpressions;
 using Switchyard.Cli;
+using Switchyard.Core.Config;
 using Switchyard.Engine.Config;
 
 namespace Switchyard.Engine.Tests.Cli;

@@ -5,8 +5,10 @@ using System.CommandLine;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using Switchyard.Cli;
+using Switchyard.Core.Config;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
+using Switchyard.Ports.VhostUser;
 using Switchyard.UserNet;
 
 namespace Switchyard.Engine.Tests.Cli;

@@ -5,7 +5,9 @@
 // syntax (',', '=', '.', ':', brackets), random sequences of real keys and values, and mutations of
 // valid specs (which reach the deeper checks that pure garbage never gets past).
 using System.Text;
+using Switchyard.Core.Config;
 using Switchyard.Engine.Config;
+using Switchyard.Ports;
 
 namespace Switchyard.Engine.Tests.Config;
 

@@ -1,4 +1,5 @@
 // The daemon-wide limits (flags of `switchyard up`, issue 10): defaults in one place, every bad value reported at once.
+using Switchyard.Core.Config;
 using Switchyard.Core.Loop;
 using Switchyard.Engine.Config;
 

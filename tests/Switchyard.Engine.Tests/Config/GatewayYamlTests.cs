@@ -1,5 +1,6 @@
 // The `gateway:` key of a network in a topology file: its three forms, the default when it is left
 // out, and errors that carry the line of the option they concern.
+using Switchyard.Core.Config;
 using Switchyard.Engine.Config;
 using Switchyard.UserNet;
 

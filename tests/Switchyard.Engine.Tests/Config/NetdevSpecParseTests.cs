@@ -2,7 +2,12 @@
 //
 // Each rejection test checks that the message names the problem (and, where there is one, the hint),
 // because the message is the whole user interface of a configuration error.
+using Switchyard.Core.Config;
 using Switchyard.Engine.Config;
+using Switchyard.Ports;
+using Switchyard.Ports.Dgram;
+using Switchyard.Ports.Stream;
+using Switchyard.Ports.VhostUser;
 
 namespace Switchyard.Engine.Tests.Config;
 

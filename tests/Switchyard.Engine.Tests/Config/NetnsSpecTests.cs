@@ -1,6 +1,9 @@
 // The netns netdev spec: `netns,name=NAME | netns,pid=PID [,ifname=eth0]`, one rule per test.
+using Switchyard.Core.Config;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Host;
+using Switchyard.Ports;
+using Switchyard.Ports.Netns;
 
 namespace Switchyard.Engine.Tests.Config;
 

@@ -1,7 +1,9 @@
 // Socket addresses: constructor rules and conversion to System.Net endpoints.
 using System.Net;
 using System.Net.Sockets;
+using Switchyard.Core.Config;
 using Switchyard.Engine.Config;
+using Switchyard.Ports;
 
 namespace Switchyard.Engine.Tests.Config;
 

@@ -1,6 +1,9 @@
 // The tap netdev spec: QEMU's `tap,ifname=NAME[,queues=N][,vnet_hdr=on|off]`, the interface-name rules, and
 // the topology rule that one tap interface backs one port.
+using Switchyard.Core.Config;
 using Switchyard.Engine.Config;
+using Switchyard.Ports;
+using Switchyard.Ports.Tap;
 
 namespace Switchyard.Engine.Tests.Config;
 

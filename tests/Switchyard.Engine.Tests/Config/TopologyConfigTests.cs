@@ -1,6 +1,10 @@
 // Topology rules shared by the YAML file, the CLI and the API: names, ranges, listener conflicts.
 using System.Collections.Immutable;
+using Switchyard.Core.Config;
 using Switchyard.Engine.Config;
+using Switchyard.Ports;
+using Switchyard.Ports.Stream;
+using Switchyard.Ports.VhostUser;
 
 namespace Switchyard.Engine.Tests.Config;
 

@@ -1,5 +1,8 @@
 // YAML loading: the schema, defaults, and errors that carry their line and path.
+using Switchyard.Core.Config;
 using Switchyard.Engine.Config;
+using Switchyard.Ports;
+using Switchyard.Ports.Stream;
 
 namespace Switchyard.Engine.Tests.Config;
 

@@ -1,5 +1,6 @@
 // VLAN configuration: the CLI-flag parser, the record rules and set equality.
 using System.Collections.Immutable;
+using Switchyard.Core.Config;
 using Switchyard.Engine.Config;
 
 namespace Switchyard.Engine.Tests.Config;

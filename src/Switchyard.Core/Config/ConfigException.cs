@@ -6,7 +6,7 @@
 // and throw one ConfigException at the end (STYLE.md habit 15); nothing in Config throws after the
 // first problem it sees, except constructors called directly by code, which are a programmer's
 // contract and report the one rule that was broken.
-namespace Switchyard.Engine.Config;
+namespace Switchyard.Core.Config;
 
 /// <summary>One or more configuration errors, each a complete sentence with a hint.</summary>
 public sealed class ConfigException : Exception

@@ -8,8 +8,9 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Switchyard.Core.Config;
 
-namespace Switchyard.Engine.Config;
+namespace Switchyard.Ports;
 
 /// <summary>Where a socket is: <see cref="UnixSocketAddress"/> or <see cref="InetSocketAddress"/>.</summary>
 public abstract record NetdevAddress
@@ -36,7 +37,7 @@ public abstract record NetdevAddress
 public sealed record UnixSocketAddress : NetdevAddress
 {
     /// <summary>Throws <see cref="ConfigException"/> if the path is empty, holds a NUL, or is longer than
-    /// <see cref="Defaults.MaxUnixPathBytes"/> bytes in UTF-8.</summary>
+    /// <see cref="MaxPathBytes"/> bytes in UTF-8.</summary>
     public UnixSocketAddress(string path, bool @abstract = false)
     {
         ArgumentNullException.ThrowIfNull(path);
@@ -54,6 +55,10 @@ public sealed record UnixSocketAddress : NetdevAddress
 
     /// <summary>True for Linux's abstract namespace (no file; QEMU <c>addr.abstract=on</c>).</summary>
     public bool Abstract { get; }
+
+    /// <summary>Room in struct sockaddr_un.sun_path (108 bytes) less the terminating NUL, or less the
+    /// leading NUL of an abstract name.</summary>
+    public const int MaxPathBytes = 107;
 
     public override string Type => "unix";
 
@@ -81,9 +86,9 @@ public sealed record UnixSocketAddress : NetdevAddress
         // Length limit from struct sockaddr_un: 108 bytes of sun_path, one of them the terminating NUL
         // (or, for an abstract name, the leading NUL).
         int bytes = Encoding.UTF8.GetByteCount(path);
-        if (bytes > Defaults.MaxUnixPathBytes)
+        if (bytes > MaxPathBytes)
         {
-            return $"{what} holds at most {Defaults.MaxUnixPathBytes} bytes (sun_path) but {ConfigText.Quote(path)} is {bytes} bytes; use a shorter path, for example under $XDG_RUNTIME_DIR";
+            return $"{what} holds at most {MaxPathBytes} bytes (sun_path) but {ConfigText.Quote(path)} is {bytes} bytes; use a shorter path, for example under $XDG_RUNTIME_DIR";
         }
 
         return null;
@@ -115,6 +120,11 @@ public sealed record InetSocketAddress : NetdevAddress
 
     /// <summary>As written: an IP literal or a host name (resolved only by <see cref="ToEndPoint"/>).</summary>
     public string Host { get; }
+
+    /// <summary>Host a legacy <c>socket,listen=:PORT</c> (or <c>localaddr=:PORT</c>) binds when the host
+    /// is left empty. QEMU binds INADDR_ANY there, and so do we: the port is reachable from other
+    /// machines unless a firewall says otherwise. Write <c>listen=127.0.0.1:PORT</c> to stay local.</summary>
+    public const string WildcardHost = "0.0.0.0";
 
     public int Port { get; }
 

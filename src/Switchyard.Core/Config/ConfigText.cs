@@ -1,19 +1,18 @@
 // Small text rules shared by every configuration parser.
 //
-// Theory of operation: QEMU-style booleans, integer parsing that never throws, the "did you mean"
-// suggestion for a misspelt key, and the name rule for networks and ports. Each function takes
+// Theory of operation: QEMU-style option lists and booleans, integer parsing that never throws, the "did you mean"
+// suggestion for a misspelt key. Each function takes
 // untrusted text and returns a value or null; none of them throws on bad input, so the callers can
 // keep going and report every problem at once.
 using System.Globalization;
 
-namespace Switchyard.Engine.Config;
+namespace Switchyard.Core.Config;
 
-internal static class ConfigText
+/// <summary>Text rules every configuration parser shares (the netdev specs in Ports, the topology in Engine).</summary>
+public static class ConfigText
 {
     /// <summary>The spellings QEMU's option parser accepts for a boolean (qapi_bool_parse).</summary>
     public const string BooleanHint = "expected on or off; yes/no and true/false also work";
-
-    public const string NameHint = "a name is 1 to 32 characters: lowercase letters, digits, '-', '_' or '.', starting with a letter or digit";
 
     /// <summary>on/off, yes/no, true/false (lowercase, as QEMU); null if none of these.</summary>
     public static bool? ParseBool(string text) => text switch
@@ -124,36 +123,56 @@ internal static class ConfigText
         return d[a.Length, b.Length];
     }
 
-    /// <summary>Null if <paramref name="name"/> follows the name rule ([a-z0-9][a-z0-9_.-]{0,31}),
-    /// else the problem with a hint.</summary>
-    public static string? CheckName(string? name)
+    /// <summary>Splits QEMU option text (netdev and gateway specs) into items. A value ends at a single ','; ",," is a literal comma.
+    /// A key ends at '=' or ','; an item without '=' has a null value.</summary>
+    public static List<(string Key, string? Value)> SplitOptions(string text)
     {
-        if (string.IsNullOrEmpty(name))
+        var items = new List<(string, string?)>();
+        var value = new System.Text.StringBuilder();
+        int i = 0;
+        while (true)
         {
-            return $"a name is required ({NameHint})";
-        }
+            int start = i;
+            while (i < text.Length && text[i] != '=' && text[i] != ',')
+            {
+                i++;
+            }
 
-        if (name.Length > Defaults.MaxNameLength)
-        {
-            return $"name {Quote(name)} is {name.Length} characters long ({NameHint})";
-        }
+            string key = text[start..i];
+            if (i == text.Length || text[i] == ',')
+            {
+                items.Add((key, null));
+            }
+            else
+            {
+                i++; // '='
+                value.Clear();
+                while (i < text.Length)
+                {
+                    if (text[i] == ',')
+                    {
+                        if (i + 1 < text.Length && text[i + 1] == ',')
+                        {
+                            value.Append(',');
+                            i += 2;
+                            continue;
+                        }
 
-        bool ok = IsLowerAlnum(name[0]);
-        for (int i = 1; ok && i < name.Length; i++)
-        {
-            char c = name[i];
-            ok = IsLowerAlnum(c) || c is '-' or '_' or '.';
-        }
+                        break;
+                    }
 
-        if (ok)
-        {
-            return null;
-        }
+                    value.Append(text[i++]);
+                }
 
-        string lower = name.ToLowerInvariant();
-        string hint = lower != name && CheckName(lower) is null ? $"; did you mean '{lower}'?" : string.Empty;
-        return $"name {Quote(name)} is not valid ({NameHint}{hint})";
+                items.Add((key, value.ToString()));
+            }
+
+            if (i >= text.Length)
+            {
+                return items;
+            }
+
+            i++; // ','
+        }
     }
-
-    private static bool IsLowerAlnum(char c) => c is (>= 'a' and <= 'z') or (>= '0' and <= '9');
 }

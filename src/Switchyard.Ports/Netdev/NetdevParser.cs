@@ -2,22 +2,35 @@
 //
 // Theory of operation: the text is split the way QEMU's option parser splits it: items separated by
 // ',', each `key=value`, a doubled ",," standing for one comma inside a value, and the first item a
-// bare type word (or `type=T`). Each spec type then reads its options through a SpecReader, which
-// knows the valid keys of that type, so an unknown or repeated key, a key without a value, or a value
+// bare type word (or `type=T`). The type word picks a NetdevSyntax from Syntaxes, one per kind, each
+// declared by its spec record (StreamSpec.Syntax, ...), plus QEMU's legacy `socket`, which is read here
+// and becomes a stream or dgram spec. The kind's parse function reads its options through a SpecReader,
+// which knows the valid keys of that type, so an unknown or repeated key, a key without a value, or a value
 // of the wrong shape is reported with a hint and parsing goes on. Rules that involve several options
 // (port 0 only for a listener, reconnect only for a client, ...) are the Check functions of the spec
 // records, shared with their constructors. Only when no problem was found is a spec built. The parser
 // trusts nothing in the text and never throws on it: every outcome is a spec or a list of messages.
-using System.Text;
-using Switchyard.Native;
+using Switchyard.Core.Config;
+using Switchyard.Ports.Dgram;
+using Switchyard.Ports.Netns;
+using Switchyard.Ports.Stream;
+using Switchyard.Ports.Tap;
+using Switchyard.Ports.VhostUser;
 
-namespace Switchyard.Engine.Config;
+namespace Switchyard.Ports;
+
+/// <summary>One netdev type word: its valid keys, the QEMU keys it refuses with a hint, how its options
+/// become a spec, and the spec type it makes (null for <c>socket</c>, which makes others).
+/// <see cref="Examples"/> are valid texts, one per shape the kind has, for tests and docs.</summary>
+internal sealed record NetdevSyntax(string Type, string[] Keys, Func<NetdevParser.SpecReader, NetdevSpec?> Parse, Type? Produces, IReadOnlyList<string> Examples)
+{
+    /// <summary>Options of QEMU's for this type that Switchyard does not take, with what to do instead.</summary>
+    public IReadOnlyDictionary<string, string> Unsupported { get; init; } = new Dictionary<string, string>();
+}
 
 internal static class NetdevParser
 {
     private const string Example = "e.g. 'stream,addr.type=unix,addr.path=PATH,server=on'";
-
-    private static readonly string[] SupportedTypes = ["stream", "dgram", "socket", "vhost-user", "tap", "netns"];
 
     // QEMU netdev types that are not Switchyard port types (qapi/net.json NetClientDriver).
     private static readonly string[] OtherQemuTypes =
@@ -26,42 +39,22 @@ internal static class NetdevParser
         "af-xdp", "passt", "vmnet-host", "vmnet-shared", "vmnet-bridged",
     ];
 
-    private static readonly string[] StreamKeys =
-        ["id", "addr.type", "addr.path", "addr.abstract", "addr.tight", "addr.host", "addr.port", "server", "reconnect", "reconnect-ms"];
-
-    private static readonly string[] DgramKeys =
-    [
-        "id",
-        "local.type", "local.path", "local.abstract", "local.tight", "local.host", "local.port",
-        "remote.type", "remote.path", "remote.abstract", "remote.tight", "remote.host", "remote.port",
-    ];
-
     private static readonly string[] SocketKeys = ["id", "listen", "connect", "udp", "localaddr", "mcast", "fd"];
 
-    private static readonly string[] VhostUserKeys = ["id", "path", "server", "queues", "memory"];
-
-    private static readonly string[] TapKeys = ["id", "ifname", "queues", "vnet_hdr"];
-
-    private static readonly string[] NetnsKeys = ["id", "name", "pid", "ifname"];
-
-    // QEMU options Switchyard knows but does not take, with what to do instead.
+    // QEMU options Switchyard knows but does not take, with what to do instead (any type).
     private static readonly Dictionary<string, string> Unsupported = BuildUnsupported();
 
-    // The same for QEMU's tap options.
-    private static readonly Dictionary<string, string> TapUnsupported = new(StringComparer.Ordinal)
-    {
-        ["fd"] = "Switchyard opens the tap itself; give ifname=NAME",
-        ["fds"] = "Switchyard opens the tap itself; give ifname=NAME",
-        ["script"] = "Switchyard runs no scripts; create the interface beforehand (ip tuntap add dev NAME mode tap user $USER) and give ifname=NAME",
-        ["downscript"] = "Switchyard runs no scripts; remove it",
-        ["br"] = "Switchyard does not add the tap to a bridge; do that yourself (ip link set NAME master BRIDGE)",
-        ["helper"] = "Switchyard runs no helper; create the interface beforehand and give ifname=NAME",
-        ["vhost"] = "vhost-net is QEMU's in-kernel path; Switchyard moves the frames itself, so remove it",
-        ["vhostfd"] = "vhost-net is QEMU's in-kernel path; remove it",
-        ["vhostfds"] = "vhost-net is QEMU's in-kernel path; remove it",
-        ["sndbuf"] = "not used by Switchyard; remove it",
-        ["poll-us"] = "not used by Switchyard; remove it",
-    };
+    private static readonly NetdevSyntax Socket = new("socket", SocketKeys, ParseSocket, Produces: null, ["socket,listen=127.0.0.1:5000"]);
+
+    /// <summary>Every netdev type word Switchyard takes, in the order messages list them. A new port kind
+    /// adds its spec's Syntax here.</summary>
+    internal static IReadOnlyList<NetdevSyntax> Syntaxes { get; } =
+        [StreamSpec.Syntax, DgramSpec.Syntax, Socket, VhostUserSpec.Syntax, TapSpec.Syntax, NetnsSpec.Syntax];
+
+    /// <summary>"stream, dgram, socket, vhost-user, tap or netns": the list the messages below spell out (as
+    /// literals, so docs/troubleshooting.md can quote them); NetdevKindTests holds the two together.</summary>
+    internal static string TypeList { get; } =
+        string.Join(", ", Syntaxes.Take(Syntaxes.Count - 1).Select(x => x.Type)) + " or " + Syntaxes[^1].Type;
 
     /// <summary>Parses <paramref name="text"/>; returns null and adds to <paramref name="errors"/> on
     /// any problem. Never throws on bad text.</summary>
@@ -73,7 +66,7 @@ internal static class NetdevParser
             return null;
         }
 
-        List<(string Key, string? Value)> items = Split(text);
+        List<(string Key, string? Value)> items = ConfigText.SplitOptions(text);
         (string firstKey, string? firstValue) = items[0];
         string type;
         if (firstValue is null)
@@ -91,23 +84,18 @@ internal static class NetdevParser
         }
 
         var rest = items.GetRange(1, items.Count - 1);
-        switch (type)
+        foreach (NetdevSyntax syntax in Syntaxes)
         {
-            case "stream":
-                return ParseStream(new SpecReader("stream", rest, StreamKeys, errors));
-            case "dgram":
-                return ParseDgram(new SpecReader("dgram", rest, DgramKeys, errors));
-            case "socket":
-                return ParseSocket(new SpecReader("socket", rest, SocketKeys, errors));
-            case "vhost-user":
-                return ParseVhostUser(new SpecReader("vhost-user", rest, VhostUserKeys, errors));
-            case "tap":
-                return ParseTap(new SpecReader("tap", rest, TapKeys, errors));
-            case "netns":
-                return ParseNetns(new SpecReader("netns", rest, NetnsKeys, errors));
-            case GatewaySpec.Kind:
-                errors.Add("netdev type 'user' is not a port: the NAT gateway belongs to a network; give the network `gateway: \"user,...\"` (or `gateway: true`) in the topology, or `switchyard up --gateway 'user,...'` (docs/gateway.md)");
-                return null;
+            if (syntax.Type == type)
+            {
+                return syntax.Parse(new SpecReader(syntax, rest, errors));
+            }
+        }
+
+        if (type == "user")
+        {
+            errors.Add("netdev type 'user' is not a port: the NAT gateway belongs to a network; give the network `gateway: \"user,...\"` (or `gateway: true`) in the topology, or `switchyard up --gateway 'user,...'` (docs/gateway.md)");
+            return null;
         }
 
         if (Array.IndexOf(OtherQemuTypes, type) >= 0 || type.StartsWith("vmnet", StringComparison.Ordinal))
@@ -116,108 +104,11 @@ internal static class NetdevParser
         }
         else
         {
-            string hint = ConfigText.Suggest(type, SupportedTypes) is { } s ? $"did you mean '{s}'? " : string.Empty;
+            string hint = ConfigText.Suggest(type, Syntaxes.Select(x => x.Type)) is { } s ? $"did you mean '{s}'? " : string.Empty;
             errors.Add($"unknown netdev type {ConfigText.Quote(type)} ({hint}expected stream, dgram, socket, vhost-user, tap or netns; {Example})");
         }
 
         return null;
-    }
-
-    /// <summary>Splits option text into items. A value ends at a single ','; ",," is a literal comma.
-    /// A key ends at '=' or ','; an item without '=' has a null value.</summary>
-    internal static List<(string Key, string? Value)> Split(string text)
-    {
-        var items = new List<(string, string?)>();
-        var value = new StringBuilder();
-        int i = 0;
-        while (true)
-        {
-            int start = i;
-            while (i < text.Length && text[i] != '=' && text[i] != ',')
-            {
-                i++;
-            }
-
-            string key = text[start..i];
-            if (i == text.Length || text[i] == ',')
-            {
-                items.Add((key, null));
-            }
-            else
-            {
-                i++; // '='
-                value.Clear();
-                while (i < text.Length)
-                {
-                    if (text[i] == ',')
-                    {
-                        if (i + 1 < text.Length && text[i + 1] == ',')
-                        {
-                            value.Append(',');
-                            i += 2;
-                            continue;
-                        }
-
-                        break;
-                    }
-
-                    value.Append(text[i++]);
-                }
-
-                items.Add((key, value.ToString()));
-            }
-
-            if (i >= text.Length)
-            {
-                return items;
-            }
-
-            i++; // ','
-        }
-    }
-
-    private static StreamSpec? ParseStream(SpecReader r)
-    {
-        NetdevAddress? address = ReadAddress(r, "addr", AddressRole.Stream);
-        bool server = r.GetBool("server") ?? Defaults.StreamServer;
-        int? seconds = r.GetInt("reconnect");
-        int? milliseconds = r.GetInt("reconnect-ms");
-        TimeSpan? reconnect = null;
-        if (seconds is not null && milliseconds is not null)
-        {
-            r.Error("give either reconnect (seconds, QEMU 8.0 to 10.1) or reconnect-ms (milliseconds), not both");
-        }
-        else if (milliseconds is > 0)
-        {
-            reconnect = TimeSpan.FromMilliseconds(milliseconds.Value);
-        }
-        else if (seconds > int.MaxValue / 1000)
-        {
-            r.Error($"reconnect={seconds} is too long (at most {int.MaxValue / 1000} seconds)");
-        }
-        else if (seconds is > 0)
-        {
-            reconnect = TimeSpan.FromSeconds(seconds.Value);
-        }
-
-        foreach (string problem in StreamSpec.Check(address, server, reconnect))
-        {
-            r.Error(problem);
-        }
-
-        return r.Failed || address is null ? null : new StreamSpec(address, server, reconnect);
-    }
-
-    private static DgramSpec? ParseDgram(SpecReader r)
-    {
-        NetdevAddress? local = ReadAddress(r, "local", AddressRole.DgramLocal);
-        NetdevAddress? remote = ReadAddress(r, "remote", AddressRole.DgramRemote);
-        foreach (string problem in DgramSpec.Check(local, remote))
-        {
-            r.Error(problem);
-        }
-
-        return r.Failed || local is null || remote is null ? null : new DgramSpec(local, remote);
     }
 
     // QEMU's legacy `-netdev socket`: TCP (listen/connect) becomes a stream spec, unicast UDP a dgram spec.
@@ -312,66 +203,7 @@ internal static class NetdevParser
         return r.Failed || address is null ? null : new StreamSpec(address, server);
     }
 
-    private static VhostUserSpec? ParseVhostUser(SpecReader r)
-    {
-        string? path = r.Get("path");
-        bool server = r.GetBool("server") ?? Defaults.VhostUserServer;
-        int queues = r.GetInt("queues") ?? Defaults.VhostUserQueues;
-        MemoryFilePolicy memory = Defaults.VhostUserMemory;
-        if (r.Get("memory") is { } memoryText && !VhostUserSpec.TryParseMemoryPolicy(memoryText, out memory))
-        {
-            r.Error($"memory={memoryText} is neither sealed (the default: only a memfd the front-end cannot shrink) nor trusted (any file, for a front-end you trust; docs/vhost-user.md)");
-        }
-
-        if (path is null)
-        {
-            r.Error("missing option 'path' in vhost-user spec (give path=PATH, the unix socket QEMU's chardev uses)");
-        }
-
-        foreach (string problem in VhostUserSpec.Check(path, queues))
-        {
-            r.Error(problem);
-        }
-
-        return r.Failed || path is null ? null : new VhostUserSpec(path, server, queues, memory);
-    }
-
-    private static TapSpec? ParseTap(SpecReader r)
-    {
-        string? ifName = r.Get("ifname");
-        bool vnetHeader = r.GetBool("vnet_hdr") ?? Defaults.TapVnetHeader;
-        int queues = r.GetInt("queues") ?? Defaults.TapQueues;
-        if (TapSpec.CheckQueues(queues) is { } queuesProblem)
-        {
-            r.Error($"bad value for 'queues' in tap spec: {queuesProblem}");
-        }
-
-        if (ifName is null)
-        {
-            r.Error("missing option 'ifname' in tap spec (give ifname=NAME, an existing tap interface, e.g. created with 'ip tuntap add dev NAME mode tap user $USER')");
-        }
-        else if (TapSpec.CheckIfName(ifName) is { } problem)
-        {
-            r.Error($"bad value for 'ifname' in tap spec: {problem}");
-        }
-
-        return r.Failed || ifName is null ? null : new TapSpec(ifName, vnetHeader, queues);
-    }
-
-    private static NetnsSpec? ParseNetns(SpecReader r)
-    {
-        string? name = r.Get("name");
-        int? pid = r.GetInt("pid");
-        string ifName = r.Get("ifname") ?? Defaults.NetnsIfName;
-        foreach (string problem in NetnsSpec.Check(name, r.Has("pid") && pid is null ? 1 : pid, ifName))
-        {
-            r.Error($"{problem} (in netns spec)");
-        }
-
-        return r.Failed ? null : new NetnsSpec(name, pid, ifName);
-    }
-
-    private enum AddressRole
+    internal enum AddressRole
     {
         Stream,
         DgramLocal,
@@ -379,7 +211,7 @@ internal static class NetdevParser
     }
 
     // Reads PREFIX.type and the keys of that address type; reports keys of the other type.
-    private static NetdevAddress? ReadAddress(SpecReader r, string prefix, AddressRole role)
+    internal static NetdevAddress? ReadAddress(SpecReader r, string prefix, AddressRole role)
     {
         string typeKey = prefix + ".type";
         string pathKey = prefix + ".path";
@@ -527,7 +359,7 @@ internal static class NetdevParser
         {
             if (allowEmptyHost)
             {
-                host = Defaults.WildcardHost;
+                host = InetSocketAddress.WildcardHost;
             }
             else
             {
@@ -577,14 +409,16 @@ internal static class NetdevParser
     }
 
     /// <summary>The options of one spec, with the checks every option goes through.</summary>
-    private sealed class SpecReader
+    internal sealed class SpecReader
     {
         private readonly Dictionary<string, string> values = new(StringComparer.Ordinal);
         private readonly List<string> errors;
         private readonly int firstError;
 
-        public SpecReader(string kind, List<(string Key, string? Value)> items, string[] knownKeys, List<string> errors)
+        public SpecReader(NetdevSyntax syntax, List<(string Key, string? Value)> items, List<string> errors)
         {
+            string kind = syntax.Type;
+            string[] knownKeys = syntax.Keys;
             Kind = kind;
             this.errors = errors;
             firstError = errors.Count;
@@ -596,7 +430,7 @@ internal static class NetdevParser
                 }
                 else if (Array.IndexOf(knownKeys, key) < 0)
                 {
-                    Error(Unsupported.TryGetValue(key, out string? instead) || (kind == "tap" && TapUnsupported.TryGetValue(key, out instead))
+                    Error(Unsupported.TryGetValue(key, out string? instead) || syntax.Unsupported.TryGetValue(key, out instead)
                         ? $"option {ConfigText.Quote(key)} is not supported in {kind} spec ({instead})"
                         : $"unknown option {ConfigText.Quote(key)} in {kind} spec{UnknownHint(key, knownKeys)}");
                 }
