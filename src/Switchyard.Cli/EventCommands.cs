@@ -7,6 +7,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Switchyard.Engine.Commands;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.Engine.Events;
@@ -15,7 +16,7 @@ namespace Switchyard.Cli;
 
 internal static partial class Program
 {
-    private static Command PortSetCommand()
+    private static Command PortSetVerb()
     {
         var network = new Argument<string>("network") { Description = "The network (e.g. default)" };
         var name = new Argument<string>("name") { Description = "The port, as 'switchyard show' lists it (e.g. vhost-user.1)" };
@@ -28,14 +29,14 @@ internal static partial class Program
         command.SetAction((r, ct) => ClientAsync(
             r,
             RunDir(r),
-            new ControlRequest("port-set", r.GetValue(network), r.GetValue(name), Vlan: r.GetValue(vlan), Trunk: r.GetValue(trunk), NativeVlan: r.GetValue(native), Link: r.GetValue(link)),
+            new PortSetCommand(r.GetValue(network), r.GetValue(name), Vlan: r.GetValue(vlan), Trunk: r.GetValue(trunk), NativeVlan: r.GetValue(native), Link: r.GetValue(link)),
             r.GetValue(JsonOption),
             Tables.Message,
             ct));
         return command;
     }
 
-    private static Command EventsCommand()
+    private static Command EventsVerb()
     {
         var network = new Argument<string?>("network") { Description = "Only this network (default: every network)", Arity = ArgumentArity.ZeroOrOne };
         var count = new Option<int?>("--count") { Description = "Exit after this many events" };
@@ -66,7 +67,7 @@ internal static partial class Program
         ControlStreamSession session;
         try
         {
-            session = await ControlClient.OpenStreamAsync(Path.Combine(RunDir(r), Defaults.ControlSocketFileName), new ControlRequest("events", network), limit.Token).ConfigureAwait(false);
+            session = await ControlClient.OpenStreamAsync(Path.Combine(RunDir(r), Defaults.ControlSocketFileName), new EventsCommand(network), limit.Token).ConfigureAwait(false);
         }
         catch (IOException ex)
         {

@@ -21,6 +21,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using Switchyard.Native;
 using System.Text.Json;
+using Switchyard.Engine.Commands;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.Engine.Host;
@@ -52,7 +53,7 @@ internal static partial class Program
         exit 0
         """;
 
-    private static Command AttachCommand()
+    private static Command AttachVerb()
     {
         var network = new Argument<string>("network") { Description = "The network (e.g. default)" };
         var netns = new Option<string?>("--netns") { Description = "A named network namespace (ip netns add NAME)", HelpName = "NAME" };
@@ -78,12 +79,12 @@ internal static partial class Program
                 ? $"netns,name={ns.Replace(",", ",,", StringComparison.Ordinal)},ifname={r.GetValue(ifname)}"
                 : string.Create(CultureInfo.InvariantCulture, $"netns,pid={p},ifname={r.GetValue(ifname)}");
             string portName = r.GetValue(name) ?? ns?.ToLowerInvariant() ?? string.Create(CultureInfo.InvariantCulture, $"pid-{p}");
-            return ClientAsync(r, RunDir(r), new ControlRequest("port-add", r.GetValue(network), portName, spec), r.GetValue(JsonOption), Tables.Message, ct);
+            return ClientAsync(r, RunDir(r), new PortAddCommand(r.GetValue(network), portName, spec), r.GetValue(JsonOption), Tables.Message, ct);
         });
         return command;
     }
 
-    private static Command TapsCommand()
+    private static Command TapsVerb()
     {
         var command = new Command(
             "taps",
@@ -106,7 +107,7 @@ internal static partial class Program
         return command;
     }
 
-    private static Command ExecCommand()
+    private static Command ExecVerb()
     {
         var words = new Argument<string[]>("args")
         {
@@ -228,7 +229,7 @@ internal static partial class Program
             ControlResponse added;
             try
             {
-                added = await ControlClient.SendAsync(socket, new ControlRequest("port-add", network, portName, $"netns,name={nsName},ifname=eth0"), ct).ConfigureAwait(false);
+                added = await ControlClient.SendAsync(socket, new PortAddCommand(network, portName, $"netns,name={nsName},ifname=eth0"), ct).ConfigureAwait(false);
             }
             catch (IOException ex)
             {
@@ -344,7 +345,7 @@ internal static partial class Program
             {
                 try
                 {
-                    _ = await ControlClient.SendAsync(socket, new ControlRequest("port-del", network, portName), CancellationToken.None).ConfigureAwait(false);
+                    _ = await ControlClient.SendAsync(socket, new PortDelCommand(network, portName), CancellationToken.None).ConfigureAwait(false);
                 }
                 catch (IOException)
                 {
@@ -400,7 +401,7 @@ internal static partial class Program
         {
             try
             {
-                ControlResponse leases = await ControlClient.SendAsync(socket, new ControlRequest("leases", network), CancellationToken.None).ConfigureAwait(false);
+                ControlResponse leases = await ControlClient.SendAsync(socket, new LeasesCommand(network), CancellationToken.None).ConfigureAwait(false);
                 bool active = false;
                 foreach (LeaseRow row in leases.Leases ?? [])
                 {

@@ -8,6 +8,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Switchyard.Engine;
+using Switchyard.Engine.Commands;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.Native;
@@ -44,19 +45,19 @@ internal static partial class Program
         {
             RunDirOption,
             PrintCapabilitiesOption,
-            UpCommand(),
-            ShowCommand(),
-            FdbCommand(),
-            PortCommand(),
-            LeasesCommand(),
-            FlowsCommand(),
-            ForwardCommand(),
-            AttachCommand(),
-            ExecCommand(),
-            TapsCommand(),
-            EventsCommand(),
-            CheckCommand(), ReloadCommand(), QemuArgsCommand(),
-            CaptureCommand(),
+            UpVerb(),
+            ShowVerb(),
+            FdbVerb(),
+            PortVerb(),
+            LeasesVerb(),
+            FlowsVerb(),
+            ForwardVerb(),
+            AttachVerb(),
+            ExecVerb(),
+            TapsVerb(),
+            EventsVerb(),
+            CheckVerb(), ReloadVerb(), QemuArgsVerb(),
+            CaptureVerb(),
         };
         root.SetAction(r =>
         {
@@ -79,7 +80,7 @@ internal static partial class Program
 
     private static string RunDir(ParseResult r) => r.GetValue(RunDirOption) is { Length: > 0 } dir ? Path.GetFullPath(dir) : Defaults.RunDirectory();
 
-    private static Command UpCommand()
+    private static Command UpVerb()
     {
         var config = new Option<string?>("--config", "-c") { Description = "A YAML topology file (default: one network 'default' with DIR/stream.sock)" };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug detail" };
@@ -294,22 +295,22 @@ internal static partial class Program
         return 0;
     }
 
-    private static Command ShowCommand()
+    private static Command ShowVerb()
     {
         var command = new Command("show", "List networks, ports and their counters.") { JsonOption };
-        command.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ControlRequest("show"), r.GetValue(JsonOption), Tables.Show, ct));
+        command.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ShowCommand(), r.GetValue(JsonOption), Tables.Show, ct));
         return command;
     }
 
-    private static Command FdbCommand()
+    private static Command FdbVerb()
     {
         var network = new Option<string?>("--network", "-n") { Description = "Only this network" };
         var command = new Command("fdb", "List learned MAC addresses (the forwarding database).") { network, JsonOption };
-        command.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ControlRequest("fdb", Network: r.GetValue(network)), r.GetValue(JsonOption), Tables.Fdb, ct));
+        command.SetAction((r, ct) => ClientAsync(r, RunDir(r), new FdbCommand(Network: r.GetValue(network)), r.GetValue(JsonOption), Tables.Fdb, ct));
         return command;
     }
 
-    private static Command PortCommand()
+    private static Command PortVerb()
     {
         var network = new Argument<string>("network") { Description = "The network (e.g. default)" };
         var name = new Argument<string>("name") { Description = "The port name" };
@@ -321,7 +322,7 @@ internal static partial class Program
         add.SetAction((r, ct) => ClientAsync(
             r,
             RunDir(r),
-            new ControlRequest("port-add", r.GetValue(network), r.GetValue(name), r.GetValue(spec), r.GetValue(vlan), r.GetValue(trunk), r.GetValue(native)),
+            new PortAddCommand(r.GetValue(network), r.GetValue(name), r.GetValue(spec), r.GetValue(vlan), r.GetValue(trunk), r.GetValue(native)),
             r.GetValue(JsonOption),
             Tables.Message,
             ct));
@@ -329,28 +330,28 @@ internal static partial class Program
         var delNetwork = new Argument<string>("network") { Description = "The network" };
         var delName = new Argument<string>("name") { Description = "The port (or listener) name" };
         var del = new Command("del", "Remove a port (a listener removes all its connections).") { delNetwork, delName, JsonOption };
-        del.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ControlRequest("port-del", r.GetValue(delNetwork), r.GetValue(delName)), r.GetValue(JsonOption), Tables.Message, ct));
+        del.SetAction((r, ct) => ClientAsync(r, RunDir(r), new PortDelCommand(r.GetValue(delNetwork), r.GetValue(delName)), r.GetValue(JsonOption), Tables.Message, ct));
 
-        return new Command("port", "Add, change or remove ports at run time.") { add, PortSetCommand(), del };
+        return new Command("port", "Add, change or remove ports at run time.") { add, PortSetVerb(), del };
     }
 
-    private static Command LeasesCommand()
+    private static Command LeasesVerb()
     {
         var network = new Argument<string?>("network") { Description = "Only this network (default: every network with a gateway)", Arity = ArgumentArity.ZeroOrOne };
         var command = new Command("leases", "List the DHCP leases the NAT gateways handed out.") { network, JsonOption };
-        command.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ControlRequest("leases", Network: r.GetValue(network)), r.GetValue(JsonOption), Tables.Leases, ct));
+        command.SetAction((r, ct) => ClientAsync(r, RunDir(r), new LeasesCommand(Network: r.GetValue(network)), r.GetValue(JsonOption), Tables.Leases, ct));
         return command;
     }
 
-    private static Command FlowsCommand()
+    private static Command FlowsVerb()
     {
         var network = new Argument<string?>("network") { Description = "Only this network (default: every network with a gateway)", Arity = ArgumentArity.ZeroOrOne };
         var command = new Command("flows", "List the NAT gateways' live TCP, UDP and ICMP flows.") { network, JsonOption };
-        command.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ControlRequest("flows", Network: r.GetValue(network)), r.GetValue(JsonOption), Tables.Flows, ct));
+        command.SetAction((r, ct) => ClientAsync(r, RunDir(r), new FlowsCommand(Network: r.GetValue(network)), r.GetValue(JsonOption), Tables.Flows, ct));
         return command;
     }
 
-    private static Command ForwardCommand()
+    private static Command ForwardVerb()
     {
         const string RuleHelp = "[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT, e.g. tcp:127.0.0.1:2222-:22 (empty guest address: the first DHCP address)";
         Option<string> NetworkOption() => new("--network", "-n")
@@ -363,7 +364,7 @@ internal static partial class Program
         var addRule = new Argument<string>("rule") { Description = RuleHelp };
         var add = new Command("add", "Open a port forward from the host to a guest.") { addNetwork, addRule, JsonOption };
         add.SetAction((r, ct) => ClientAsync(
-            r, RunDir(r), new ControlRequest("forward-add", r.GetValue(addNetwork), Rule: r.GetValue(addRule)), r.GetValue(JsonOption), Tables.Message, ct));
+            r, RunDir(r), new ForwardAddCommand(r.GetValue(addNetwork), Rule: r.GetValue(addRule)), r.GetValue(JsonOption), Tables.Message, ct));
 
         var delNetwork = NetworkOption();
         var delRule = new Argument<string>("rule")
@@ -375,18 +376,18 @@ internal static partial class Program
 
         var listNetwork = NetworkOption();
         var list = new Command("list", "List the open port forwards.") { listNetwork, JsonOption };
-        list.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ControlRequest("forward-list", r.GetValue(listNetwork)), r.GetValue(JsonOption), Tables.Forwards, ct));
+        list.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ForwardListCommand(r.GetValue(listNetwork)), r.GetValue(JsonOption), Tables.Forwards, ct));
 
         return new Command("forward", "Add, remove or list the NAT gateway's port forwards (QEMU hostfwd rules) at run time.") { add, del, list };
     }
 
     /// <summary>What `forward del TEXT` asks for: a whole rule; PROTOCOL:HOSTPORT or HOSTPORT (any host
     /// address); or a host side [PROTOCOL]:[HOSTADDR]:HOSTPORT (sent as a rule; only its host side counts).</summary>
-    internal static ControlRequest ForwardDelRequest(string? network, string text)
+    internal static ForwardDelCommand ForwardDelRequest(string? network, string text)
     {
         if (text.Contains('-', StringComparison.Ordinal))
         {
-            return new ControlRequest("forward-del", network, Rule: text);
+            return new ForwardDelCommand(network, Rule: text);
         }
 
         string[] parts = text.Split(':');
@@ -394,11 +395,11 @@ internal static partial class Program
         string portText = parts[^1];
         if (parts.Length <= 2 && protocol is "tcp" or "udp" or "" && int.TryParse(portText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int port))
         {
-            return new ControlRequest("forward-del", network, Protocol: protocol.Length == 0 ? "tcp" : protocol, HostPort: port);
+            return new ForwardDelCommand(network, Protocol: protocol.Length == 0 ? "tcp" : protocol, HostPort: port);
         }
 
         // A host side: any guest side will do, the daemon matches the host side only.
-        return new ControlRequest("forward-del", network, Rule: ForwardRuleParser.TryParse(text + "-:1", out ForwardRule? rule, out _) ? rule.ToString() : text);
+        return new ForwardDelCommand(network, Rule: ForwardRuleParser.TryParse(text + "-:1", out ForwardRule? rule, out _) ? rule.ToString() : text);
     }
 
     private static async Task<int> ClientAsync(ParseResult r, string runDir, ControlRequest request, bool json, Func<ControlResponse, string> render, CancellationToken ct)

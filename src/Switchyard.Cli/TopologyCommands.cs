@@ -6,6 +6,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using Switchyard.Engine;
+using Switchyard.Engine.Commands;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.Engine.Networks;
@@ -16,7 +17,7 @@ namespace Switchyard.Cli;
 
 internal static partial class Program
 {
-    private static Command CheckCommand()
+    private static Command CheckVerb()
     {
         var config = new Option<string>("--config", "-c") { Description = "The YAML topology file to check", Required = true };
         var command = new Command(
@@ -135,7 +136,7 @@ internal static partial class Program
 
     private static string Plural(int n, string noun) => n == 1 ? $"1 {noun}" : $"{n} {noun}s";
 
-    private static Command ReloadCommand()
+    private static Command ReloadVerb()
     {
         var command = new Command(
             "reload",
@@ -143,7 +144,7 @@ internal static partial class Program
         {
             JsonOption,
         };
-        command.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ControlRequest("reload"), r.GetValue(JsonOption), Tables.Message, ct));
+        command.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ReloadCommand(), r.GetValue(JsonOption), Tables.Message, ct));
         return command;
     }
 
@@ -161,7 +162,7 @@ internal static partial class Program
         });
     }
 
-    private static Command QemuArgsCommand()
+    private static Command QemuArgsVerb()
     {
         var network = new Argument<string?>("network") { Description = "The network (default: the only one, or 'default')", Arity = ArgumentArity.ZeroOrOne };
         var kind = new Option<string?>("--kind") { Description = "Attach with this kind of port: vhost-user, stream or dgram (default: the first port a guest can use, listeners first)", HelpName = "vhost-user|stream|dgram" };
@@ -176,8 +177,8 @@ internal static partial class Program
         };
         command.SetAction(async (r, ct) =>
         {
-            var request = new ControlRequest(
-                "qemu-args", r.GetValue(network), r.GetValue(name), Kind: r.GetValue(kind), Queues: r.GetValue(queues), Memory: r.GetValue(memory), Port: r.GetValue(port));
+            var request = new QemuArgsCommand(
+                r.GetValue(network), Name: r.GetValue(name), Kind: r.GetValue(kind), Queues: r.GetValue(queues), Memory: r.GetValue(memory), Port: r.GetValue(port));
             ControlResponse response;
             try
             {

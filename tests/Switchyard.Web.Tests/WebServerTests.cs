@@ -8,6 +8,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using Switchyard.Core.Frames;
+using Switchyard.Engine.Commands;
 using Switchyard.Engine;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
@@ -60,7 +61,7 @@ public sealed class WebServerTests : IAsyncLifetime
         Assert.Equal("text/plain; version=0.0.4; charset=utf-8", response.Content.Headers.ContentType?.ToString());
         PrometheusText metrics = PrometheusText.Parse(await response.Content.ReadAsStringAsync());
 
-        ControlResponse show = await Sy.HandleAsync(new ControlRequest("show"));
+        ControlResponse show = await Sy.HandleAsync(new ShowCommand());
         foreach (PortInfo port in show.Show!.Networks[0].Ports)
         {
             Assert.Equal(port.RxFrames, Value(metrics, "switchyard_port_rx_frames_total", port.Name));
@@ -156,7 +157,7 @@ public sealed class WebServerTests : IAsyncLifetime
     {
         using Socket a = ConnectStream();
         await WaitForPortsAsync(2);
-        ControlResponse down = await Sy.HandleAsync(new ControlRequest("port-set", "default", "stream.1", Link: "down"));
+        ControlResponse down = await Sy.HandleAsync(new PortSetCommand("default", "stream.1", Link: "down"));
         Assert.True(down.Ok, down.Error);
 
         PrometheusText metrics = PrometheusText.Parse(await http.GetStringAsync(new Uri(Url, "metrics")));
@@ -168,7 +169,7 @@ public sealed class WebServerTests : IAsyncLifetime
             Assert.False(port.GetProperty("linkUp").GetBoolean());
         }
 
-        Assert.True((await Sy.HandleAsync(new ControlRequest("port-set", "default", "stream.1", Link: "up"))).Ok);
+        Assert.True((await Sy.HandleAsync(new PortSetCommand("default", "stream.1", Link: "up"))).Ok);
         metrics = PrometheusText.Parse(await http.GetStringAsync(new Uri(Url, "metrics")));
         Assert.Equal(1, Value(metrics, "switchyard_port_link_up", "stream.1"));
     }

@@ -5,6 +5,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using Switchyard.Cli;
+using Switchyard.Engine.Commands;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.UserNet;
@@ -271,7 +272,7 @@ public sealed class GatewayCliTests : IAsyncLifetime
     [InlineData("tcp:127.0.0.1:2222", "tcp:127.0.0.1:2222-:1", null, null)]
     public void ForwardDelRequest_ArgumentForms(string text, string? rule, string? protocol, int? port)
     {
-        ControlRequest r = Program.ForwardDelRequest("default", text);
+        ForwardDelCommand r = Program.ForwardDelRequest("default", text);
 
         Assert.Equal("forward-del", r.Command);
         Assert.Equal(rule, r.Rule);
