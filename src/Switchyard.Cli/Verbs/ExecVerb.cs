@@ -1,5 +1,4 @@
-// The namespace verbs: `attach` (a netns port at run time), `exec` (a command in a fresh namespace
-// on a network, like `pasta -- CMD`) and `taps` (the host's taps and who holds them).
+// `switchyard exec`: a command in a fresh namespace on a network, like `pasta -- CMD` (docs/namespaces.md).
 //
 // Theory of operation for exec: as root, the simplest design that leaves the host untouched.
 // `ip netns add sy-exec-PID` makes the namespace; the daemon attaches it with a netns port (the tap
@@ -52,60 +51,6 @@ internal static partial class Program
         esac
         exit 0
         """;
-
-    private static Command AttachVerb()
-    {
-        var network = new Argument<string>("network") { Description = "The network (e.g. default)" };
-        var netns = new Option<string?>("--netns") { Description = "A named network namespace (ip netns add NAME)", HelpName = "NAME" };
-        var pid = new Option<int?>("--pid") { Description = "The network namespace of this process (e.g. a container's init)" };
-        var ifname = new Option<string>("--ifname") { Description = "The interface created inside the namespace", DefaultValueFactory = _ => Defaults.NetnsIfName };
-        var name = new Option<string?>("--name") { Description = "The port name (default: the namespace name, or pid-PID)" };
-        var command = new Command(
-            "attach",
-            "Join a network namespace to a running network: create a tap inside it (up, no address) as a port. Same as 'port add NETWORK NAME netns,...'. The daemon must run as root.")
-        {
-            network, netns, pid, ifname, name, JsonOption,
-        };
-        command.SetAction((r, ct) =>
-        {
-            string? ns = r.GetValue(netns);
-            int? p = r.GetValue(pid);
-            if ((ns is null) == (p is null))
-            {
-                return Task.FromResult(Fail(r, "give either --netns NAME or --pid PID (exactly one)", 2));
-            }
-
-            string spec = ns is not null
-                ? $"netns,name={ns.Replace(",", ",,", StringComparison.Ordinal)},ifname={r.GetValue(ifname)}"
-                : string.Create(CultureInfo.InvariantCulture, $"netns,pid={p},ifname={r.GetValue(ifname)}");
-            string portName = r.GetValue(name) ?? ns?.ToLowerInvariant() ?? string.Create(CultureInfo.InvariantCulture, $"pid-{p}");
-            return ClientAsync(r, RunDir(r), new PortAddCommand(r.GetValue(network), portName, spec), r.GetValue(JsonOption), Tables.Message, ct);
-        });
-        return command;
-    }
-
-    private static Command TapsVerb()
-    {
-        var command = new Command(
-            "taps",
-            "List the host's tap (and tun) devices with the processes holding each open (from /proc/*/fdinfo), marking QEMU guests and Switchyard's ports. Needs no daemon; run as root to see every process.")
-        {
-            JsonOption,
-        };
-        command.SetAction(r =>
-        {
-            IReadOnlyList<TapRow> taps = TapInventory.Scan();
-            if (r.GetValue(JsonOption))
-            {
-                Out(r).WriteLine(JsonSerializer.Serialize(taps, TapJson.Default.IReadOnlyListTapRow));
-                return 0;
-            }
-
-            Out(r).Write(Tables.Taps(taps, Environment.IsPrivilegedProcess));
-            return 0;
-        });
-        return command;
-    }
 
     private static Command ExecVerb()
     {

@@ -1,6 +1,5 @@
-// The topology-file verbs: `check` (validate a file without starting anything), `reload` (make the
-// running daemon re-read its file; SIGHUP to `switchyard up` does the same) and `qemu-args` (the QEMU
-// arguments for one more guest on a network of the running daemon). docs/topology.md, docs/deploy.md.
+// `switchyard check`: validate a topology file without starting anything (docs/topology.md). The
+// running daemon's verbs for the file are `reload` (ReloadVerb.cs) and `qemu-args` (QemuArgsVerb.cs).
 using System.CommandLine;
 using System.Globalization;
 using System.Runtime.InteropServices;
@@ -136,85 +135,4 @@ internal static partial class Program
 
     private static string Plural(int n, string noun) => n == 1 ? $"1 {noun}" : $"{n} {noun}s";
 
-    private static Command ReloadVerb()
-    {
-        var command = new Command(
-            "reload",
-            "Make the running daemon re-read the topology file it was started with (-c) and apply the changes; unchanged ports are not touched. Same as SIGHUP to 'switchyard up'.")
-        {
-            JsonOption,
-        };
-        command.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ReloadCommand(), r.GetValue(JsonOption), Tables.Message, ct));
-        return command;
-    }
-
-    /// <summary>SIGHUP: reload the topology file (the daemon logs the outcome). Dispose to stop listening.
-    /// SIGHUP is first put back to its default disposition: started under nohup (or a runner that ignores
-    /// SIGHUP) it would otherwise stay ignored and never reach us. Handling it never terminates us, so
-    /// what nohup is for still holds.</summary>
-    internal static PosixSignalRegistration ReloadOnHangup(Daemon daemon)
-    {
-        Signals.RestoreDefault(Signals.Hangup);
-        return PosixSignalRegistration.Create(PosixSignal.SIGHUP, c =>
-        {
-            c.Cancel = true; // Not the default action (terminate).
-            _ = Task.Run(() => daemon.ReloadAsync());
-        });
-    }
-
-    private static Command QemuArgsVerb()
-    {
-        var network = new Argument<string?>("network") { Description = "The network (default: the only one, or 'default')", Arity = ArgumentArity.ZeroOrOne };
-        var kind = new Option<string?>("--kind") { Description = "Attach with this kind of port: vhost-user, stream or dgram (default: the first port a guest can use, listeners first)", HelpName = "vhost-user|stream|dgram" };
-        kind.AcceptOnlyFromAmong([.. QemuArgsBuilder.Kinds]);
-        var name = new Option<string?>("--name") { Description = "The VM's name: ids and a stable locally administered MAC are derived from it, so each VM differs", HelpName = "VM" };
-        var queues = new Option<int?>("--queues") { Description = "vhost-user: queue pairs the guest uses (mq=on when above 1)", HelpName = "N" };
-        var memory = new Option<string?>("--memory") { Description = "vhost-user: the guest's memory size, as for -m (e.g. 1G); without it the memory backend's size is the placeholder SIZE", HelpName = "SIZE" };
-        var port = new Option<string?>("--port") { Description = "Use this port of the network", HelpName = "NAME" };
-        var command = new Command("qemu-args", "Print ready-to-paste QEMU arguments that put a guest on a network of the running daemon.")
-        {
-            network, kind, name, queues, memory, port, JsonOption,
-        };
-        command.SetAction(async (r, ct) =>
-        {
-            var request = new QemuArgsCommand(
-                r.GetValue(network), Name: r.GetValue(name), Kind: r.GetValue(kind), Queues: r.GetValue(queues), Memory: r.GetValue(memory), Port: r.GetValue(port));
-            ControlResponse response;
-            try
-            {
-                response = await ControlClient.SendAsync(Path.Combine(RunDir(r), Defaults.ControlSocketFileName), request, ct).ConfigureAwait(false);
-            }
-            catch (IOException ex)
-            {
-                return Fail(r, ex.Message, 1);
-            }
-
-            if (r.GetValue(JsonOption))
-            {
-                await Out(r).WriteLineAsync(JsonSerializer.Serialize(response, ControlJson.Default.ControlResponse)).ConfigureAwait(false);
-                return response.Ok ? 0 : 1;
-            }
-
-            if (!response.Ok)
-            {
-                return Fail(r, response.Error ?? "failed", 1);
-            }
-
-            await Out(r).WriteLineAsync(response.Message).ConfigureAwait(false);
-
-            // Notes go to stderr, so $(switchyard qemu-args ...) holds the arguments only.
-            if ((response.QemuArgs ?? []).Any(a => a.Contains($"size={QemuArgsBuilder.MemoryPlaceholder},", StringComparison.Ordinal)))
-            {
-                await Err(r).WriteLineAsync($"switchyard: note: replace {QemuArgsBuilder.MemoryPlaceholder} with the guest's -m size (e.g. 1G), or pass --memory SIZE").ConfigureAwait(false);
-            }
-
-            if (r.GetValue(name) is null)
-            {
-                await Err(r).WriteLineAsync("switchyard: note: pass --name VM to give each guest its own ids and MAC").ConfigureAwait(false);
-            }
-
-            return 0;
-        });
-        return command;
-    }
 }
