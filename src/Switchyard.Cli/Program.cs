@@ -75,6 +75,41 @@ internal static partial class Program
         return root;
     }
 
+    /// <summary>
+    /// The old `-n/--network NETWORK` of `fdb` and `forward add|del|list`. Every verb that acts on one network
+    /// now takes it as its first argument (`port add NETWORK ...`, `leases NETWORK`, `forward add NETWORK RULE`);
+    /// the option still works, hidden from help, and says so on stderr.
+    /// </summary>
+    private static Option<string?> DeprecatedNetworkOption() => new("--network", "-n")
+    {
+        Description = "Deprecated: give the network as the first argument",
+        Hidden = true,
+    };
+
+    /// <summary>The network a verb was given, positional or by the deprecated option (with a warning).
+    /// False, after a usage error, when both name different networks.</summary>
+    private static bool TryNetwork(ParseResult r, Argument<string?> positional, Option<string?> deprecated, string usage, out string? network) =>
+        TryNetwork(r, r.GetValue(positional), deprecated, usage, out network);
+
+    private static bool TryNetwork(ParseResult r, string? positional, Option<string?> deprecated, string usage, out string? network)
+    {
+        network = positional;
+        if (r.GetValue(deprecated) is not { } old)
+        {
+            return true;
+        }
+
+        Err(r).WriteLine($"switchyard: warning: -n/--network is deprecated; give the network first: {usage}");
+        if (positional is not null && positional != old)
+        {
+            Fail(r, $"two networks given ({positional} and --network {old}); give one: {usage}", 2);
+            return false;
+        }
+
+        network = old;
+        return true;
+    }
+
     private static TextWriter Out(ParseResult r) => r.InvocationConfiguration.Output;
 
     private static TextWriter Err(ParseResult r) => r.InvocationConfiguration.Error;

@@ -20,31 +20,64 @@ internal static partial class Program
     private static Command ForwardVerb()
     {
         const string RuleHelp = "[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT, e.g. tcp:127.0.0.1:2222-:22 (empty guest address: the first DHCP address)";
-        Option<string> NetworkOption() => new("--network", "-n")
+        const string DelHelp = "The forward: its rule as listed, its host side (tcp:127.0.0.1:2222), or PROTOCOL:HOSTPORT (tcp:2222, udp:5353; 2222 means tcp)";
+        Argument<string?> NetworkArgument() => new("network")
         {
             Description = $"The network whose gateway forwards (default: {Defaults.NetworkName})",
-            DefaultValueFactory = _ => Defaults.NetworkName,
+            Arity = ArgumentArity.ZeroOrOne,
         };
 
-        var addNetwork = NetworkOption();
-        var addRule = new Argument<string>("rule") { Description = RuleHelp };
-        var add = new Command("add", "Open a port forward from the host to a guest.") { addNetwork, addRule, JsonOption };
-        add.SetAction((r, ct) => ClientAsync(
-            r, RunDir(r), new ForwardAddCommand(r.GetValue(addNetwork), Rule: r.GetValue(addRule)), r.GetValue(JsonOption), Tables.Message, ct));
+        // NETWORK is optional and comes first: with one word, that word is the rule.
+        Argument<string?> RuleArgument(string description) => new("rule") { Description = description, Arity = ArgumentArity.ZeroOrOne };
 
-        var delNetwork = NetworkOption();
-        var delRule = new Argument<string>("rule")
-        {
-            Description = "The forward: its rule as listed, its host side (tcp:127.0.0.1:2222), or PROTOCOL:HOSTPORT (tcp:2222, udp:5353; 2222 means tcp)",
-        };
-        var del = new Command("del", "Close a port forward.") { delNetwork, delRule, JsonOption };
-        del.SetAction((r, ct) => ClientAsync(r, RunDir(r), ForwardDelRequest(r.GetValue(delNetwork), r.GetValue(delRule) ?? string.Empty), r.GetValue(JsonOption), Tables.Message, ct));
+        var addNetwork = NetworkArgument();
+        var addRule = RuleArgument(RuleHelp);
+        var addOld = DeprecatedNetworkOption();
+        var add = new Command("add", "Open a port forward from the host to a guest: forward add [NETWORK] RULE.") { addNetwork, addRule, addOld, JsonOption };
+        add.SetAction((r, ct) => NetworkAndRule(r, addNetwork, addRule, addOld, "switchyard forward add NETWORK RULE") is (string network, string rule)
+            ? ClientAsync(r, RunDir(r), new ForwardAddCommand(network, Rule: rule), r.GetValue(JsonOption), Tables.Message, ct)
+            : Task.FromResult(2));
 
-        var listNetwork = NetworkOption();
-        var list = new Command("list", "List the open port forwards.") { listNetwork, JsonOption };
-        list.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ForwardListCommand(r.GetValue(listNetwork)), r.GetValue(JsonOption), Tables.Forwards, ct));
+        var delNetwork = NetworkArgument();
+        var delRule = RuleArgument(DelHelp);
+        var delOld = DeprecatedNetworkOption();
+        var del = new Command("del", "Close a port forward: forward del [NETWORK] RULE.") { delNetwork, delRule, delOld, JsonOption };
+        del.SetAction((r, ct) => NetworkAndRule(r, delNetwork, delRule, delOld, "switchyard forward del NETWORK RULE") is (string network, string rule)
+            ? ClientAsync(r, RunDir(r), ForwardDelRequest(network, rule), r.GetValue(JsonOption), Tables.Message, ct)
+            : Task.FromResult(2));
+
+        var listNetwork = NetworkArgument();
+        var listOld = DeprecatedNetworkOption();
+        var list = new Command("list", "List the open port forwards: forward list [NETWORK].") { listNetwork, listOld, JsonOption };
+        list.SetAction((r, ct) => TryNetwork(r, listNetwork, listOld, "switchyard forward list NETWORK", out string? network)
+            ? ClientAsync(r, RunDir(r), new ForwardListCommand(network ?? Defaults.NetworkName), r.GetValue(JsonOption), Tables.Forwards, ct)
+            : Task.FromResult(2));
 
         return new Command("forward", "Add, remove or list the NAT gateway's port forwards (QEMU hostfwd rules) at run time.") { add, del, list };
+    }
+
+    // [NETWORK] RULE, or the deprecated -n NETWORK RULE; null after printing a usage error.
+    private static (string Network, string Rule)? NetworkAndRule(ParseResult r, Argument<string?> network, Argument<string?> rule, Option<string?> deprecated, string usage)
+    {
+        string? first = r.GetValue(network);
+        string? second = r.GetValue(rule);
+        if (second is null)
+        {
+            (first, second) = (null, first); // One word: the rule.
+        }
+
+        if (second is null)
+        {
+            Fail(r, $"give the forward's rule: {usage}", 2);
+            return null;
+        }
+
+        if (!TryNetwork(r, first, deprecated, usage, out string? chosen))
+        {
+            return null;
+        }
+
+        return (chosen ?? Defaults.NetworkName, second);
     }
 
     /// <summary>What `forward del TEXT` asks for: a whole rule; PROTOCOL:HOSTPORT or HOSTPORT (any host

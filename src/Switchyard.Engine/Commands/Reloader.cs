@@ -197,7 +197,7 @@ internal sealed class Reloader
             {
                 if (gateway.Forwards.FirstOrDefault(f => f.HostKey == rule.HostKey) is { } declared)
                 {
-                    conflicts.Add($"network {network}: the file declares forward {declared}, but forward {rule} on the same host port was added at run time; remove it first (switchyard forward del -n {network} {rule}) or change the file");
+                    conflicts.Add($"network {network}: the file declares forward {declared}, but forward {rule} on the same host port was added at run time; remove it first (switchyard forward del {network} {rule}) or change the file");
                 }
             }
         }
