@@ -1,5 +1,4 @@
 // `qemu-args`: the QEMU arguments for one more guest on a network of this daemon (docs/deploy.md).
-// Fields are declared in the order the old ControlRequest wrote them, so the JSON is byte for byte the same.
 // The daemon answers because it knows the ports and their socket paths; the arguments themselves come
 // from QemuArgsBuilder, a pure function.
 using Switchyard.Engine.Config;

@@ -15,6 +15,8 @@ namespace Switchyard.Engine.Control;
 /// A control request: one record per command, in Switchyard.Engine.Commands, each with its fields and its
 /// handler. The command's name is the JSON discriminator <c>"command"</c>, written once below; it may come
 /// anywhere in the object. A field the command does not take is rejected like any unknown field.
+/// Each record declares its fields in the order the single request record of old had them, so a request
+/// is written byte for byte as before (ControlWireTests).
 /// </summary>
 [JsonPolymorphic(TypeDiscriminatorPropertyName = "command")]
 [JsonDerivedType(typeof(ShowCommand), "show")]
