@@ -1,5 +1,6 @@
-// The switchyard executable: `up` runs the daemon; the other verbs are clients of its control socket.
-// Every verb writes through the ParseResult's InvocationConfiguration, so tests run verbs in-process.
+// The switchyard executable: the root command and the options every verb shares. Each verb is one file in
+// Verbs/ (`up` runs the daemon; the others are clients of its control socket, or read the host). Every
+// verb writes through the ParseResult's InvocationConfiguration, so tests run verbs in-process.
 using System.CommandLine;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
@@ -9,6 +10,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Switchyard.Core.Config;
 using Switchyard.Engine;
+using Switchyard.Engine.Commands;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.Native;
@@ -46,19 +48,19 @@ internal static partial class Program
         {
             RunDirOption,
             PrintCapabilitiesOption,
-            UpCommand(),
-            ShowCommand(),
-            FdbCommand(),
-            PortCommand(),
-            LeasesCommand(),
-            FlowsCommand(),
-            ForwardCommand(),
-            AttachCommand(),
-            ExecCommand(),
-            TapsCommand(),
-            EventsCommand(),
-            CheckCommand(), ReloadCommand(), QemuArgsCommand(),
-            CaptureCommand(),
+            UpVerb(),
+            ShowVerb(),
+            FdbVerb(),
+            PortVerb(),
+            LeasesVerb(),
+            FlowsVerb(),
+            ForwardVerb(),
+            AttachVerb(),
+            ExecVerb(),
+            TapsVerb(),
+            EventsVerb(),
+            CheckVerb(), ReloadVerb(), QemuArgsVerb(),
+            CaptureVerb(),
         };
         root.SetAction(r =>
         {
@@ -75,333 +77,46 @@ internal static partial class Program
         return root;
     }
 
+    /// <summary>
+    /// The old `-n/--network NETWORK` of `fdb` and `forward add|del|list`. Every verb that acts on one network
+    /// now takes it as its first argument (`port add NETWORK ...`, `leases NETWORK`, `forward add NETWORK RULE`);
+    /// the option still works, hidden from help, and says so on stderr.
+    /// </summary>
+    private static Option<string?> DeprecatedNetworkOption() => new("--network", "-n")
+    {
+        Description = "Deprecated: give the network as the first argument",
+        Hidden = true,
+    };
+
+    /// <summary>The network a verb was given, positional or by the deprecated option (with a warning).
+    /// False, after a usage error, when both name different networks.</summary>
+    private static bool TryNetwork(ParseResult r, Argument<string?> positional, Option<string?> deprecated, string usage, out string? network) =>
+        TryNetwork(r, r.GetValue(positional), deprecated, usage, out network);
+
+    private static bool TryNetwork(ParseResult r, string? positional, Option<string?> deprecated, string usage, out string? network)
+    {
+        network = positional;
+        if (r.GetValue(deprecated) is not { } old)
+        {
+            return true;
+        }
+
+        Err(r).WriteLine($"switchyard: warning: -n/--network is deprecated; give the network first: {usage}");
+        if (positional is not null && positional != old)
+        {
+            Fail(r, $"two networks given ({positional} and --network {old}); give one: {usage}", 2);
+            return false;
+        }
+
+        network = old;
+        return true;
+    }
+
     private static TextWriter Out(ParseResult r) => r.InvocationConfiguration.Output;
 
     private static TextWriter Err(ParseResult r) => r.InvocationConfiguration.Error;
 
     private static string RunDir(ParseResult r) => r.GetValue(RunDirOption) is { Length: > 0 } dir ? Path.GetFullPath(dir) : Defaults.RunDirectory();
-
-    private static Command UpCommand()
-    {
-        var config = new Option<string?>("--config", "-c") { Description = "A YAML topology file (default: one network 'default' with DIR/stream.sock)" };
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug detail" };
-        var quiet = new Option<bool>("--quiet", "-q") { Description = "Log only warnings and errors" };
-        var logFormat = new Option<string>("--log-format") { Description = "Log lines as text, or as JSON objects (one per line, with the message's fields)", DefaultValueFactory = _ => "text", HelpName = "text|json" };
-        logFormat.AcceptOnlyFromAmong("text", "json");
-        var gateway = new Option<string?>("--gateway")
-        {
-            Description = "The default network's NAT gateway in QEMU's -netdev user words, e.g. 'user,net=10.0.3.0/24,hostfwd=tcp:127.0.0.1:2222-:22' (docs/gateway.md)",
-            HelpName = "SPEC",
-        };
-        var noGateway = new Option<bool>("--no-gateway") { Description = "Start the default network without a NAT gateway (a plain switch)" };
-        var vhostUserMemory = new Option<string?>("--vhost-user-memory")
-        {
-            Description = "Guest memory the default vhost-user port maps: sealed (default; only memfds the front-end cannot shrink) or trusted (any file, e.g. DPDK hugepage files; a front-end that truncates it can crash the daemon)",
-            HelpName = "sealed|trusted",
-        };
-        vhostUserMemory.AcceptOnlyFromAmong("sealed", "trusted");
-        var maxGuestMappings = new Option<int?>("--max-guest-mappings")
-        {
-            Description = $"Most guest-memory regions mapped at once across all vhost-user connections (default {MappingBudget.DefaultLimit()}: vm.max_map_count / 4, at most 8192)",
-            HelpName = "N",
-        };
-        var maxConnections = new Option<int>("--max-connections")
-        {
-            Description = $"Connections all stream and vhost-user listeners together may hold (default {Switchyard.Core.Loop.DescriptorBudget.DefaultMaxConnections}; never more than a quarter of the descriptor limit less its reserve)",
-            DefaultValueFactory = _ => Switchyard.Core.Loop.DescriptorBudget.DefaultMaxConnections,
-            HelpName = "N",
-        };
-        var maxListenerConnections = new Option<int>("--max-listener-connections")
-        {
-            Description = $"Connections one listener (a server=on stream or vhost-user port) may hold (default {Switchyard.Core.Loop.DescriptorBudget.DefaultMaxConnectionsPerListener})",
-            DefaultValueFactory = _ => Switchyard.Core.Loop.DescriptorBudget.DefaultMaxConnectionsPerListener,
-            HelpName = "N",
-        };
-        var maxControlClients = new Option<int>("--max-control-clients")
-        {
-            Description = $"Clients the control socket serves at once (default {Defaults.MaxControlClients})",
-            DefaultValueFactory = _ => Defaults.MaxControlClients,
-            HelpName = "N",
-        };
-        var controlIdle = new Option<int>("--control-idle-timeout")
-        {
-            Description = $"Close a control client that sends nothing for this many seconds, unless it follows events or a capture (default {(int)Defaults.ControlIdleTimeout.TotalSeconds})",
-            DefaultValueFactory = _ => (int)Defaults.ControlIdleTimeout.TotalSeconds,
-            HelpName = "SECONDS",
-        };
-        var command = new Command("up", "Start the daemon in the foreground and print the QEMU arguments for each network.")
-        {
-            config, verbose, quiet, logFormat, gateway, noGateway, vhostUserMemory, maxGuestMappings, HttpOption, HttpAllowRemoteOption,
-            maxConnections, maxListenerConnections, maxControlClients, controlIdle,
-        };
-        command.SetAction((r, ct) =>
-        {
-            if (r.GetValue(maxGuestMappings) is { } mappings)
-            {
-                if (mappings < 1)
-                {
-                    return Task.FromResult(Fail(r, $"--max-guest-mappings {mappings}: give at least 1", 2));
-                }
-
-                MappingBudget.Global.Limit = mappings;
-            }
-
-            DaemonLimits limits;
-            try
-            {
-                limits = new DaemonLimits(r.GetValue(maxConnections), r.GetValue(maxListenerConnections), r.GetValue(maxControlClients), TimeSpan.FromSeconds(r.GetValue(controlIdle)));
-            }
-            catch (ConfigException ex)
-            {
-                return Task.FromResult(Fail(r, ex.Message, 2));
-            }
-
-            MemoryFilePolicy? memory = r.GetValue(vhostUserMemory) is { } text && VhostUserSpec.TryParseMemoryPolicy(text, out MemoryFilePolicy parsed) ? parsed : null;
-            return UpAsync(r, RunDir(r), r.GetValue(config), r.GetValue(gateway), r.GetValue(noGateway), memory, LogSetup.Level(r.GetValue(verbose), r.GetValue(quiet)), r.GetValue(logFormat) == "json", limits, ct);
-        });
-        return command;
-    }
-
-    /// <summary>The topology `up` runs: the file, or the default network with its gateway as the flags
-    /// say. Throws <see cref="ConfigException"/> with every problem.</summary>
-    internal static TopologyConfig BuildTopology(string runDir, string? configPath, string? gatewaySpec, bool noGateway, MemoryFilePolicy? vhostUserMemory = null)
-    {
-        if (configPath is not null && (gatewaySpec is not null || noGateway))
-        {
-            throw new ConfigException("--gateway and --no-gateway apply to the built-in default network; with --config, set `gateway:` on the network in the file (docs/gateway.md)");
-        }
-
-        if (configPath is not null && vhostUserMemory is not null)
-        {
-            throw new ConfigException("--vhost-user-memory applies to the built-in default network; with --config, add memory=trusted to the vhost-user port's netdev spec in the file (docs/vhost-user.md)");
-        }
-
-        if (gatewaySpec is not null && noGateway)
-        {
-            throw new ConfigException("give either --gateway SPEC or --no-gateway, not both");
-        }
-
-        if (configPath is not null)
-        {
-            try
-            {
-                return TopologyLoader.LoadFile(configPath, hostChecks: true);
-            }
-            catch (ConfigException ex)
-            {
-                throw new ConfigException([$"{configPath}:", .. ex.Errors]);
-            }
-        }
-
-        TopologyConfig topology = TopologyConfig.Default(runDir);
-        if (vhostUserMemory is { } memory)
-        {
-            topology = new TopologyConfig([.. topology.Networks.Select(n => n with { Ports = [.. n.Ports.Select(p => WithMemory(p, memory))] })]);
-        }
-
-        if (!noGateway && gatewaySpec is null)
-        {
-            return topology;
-        }
-
-        GatewayOptions? options = null;
-        if (gatewaySpec is not null && !GatewaySpec.TryParse(gatewaySpec, out options, out IReadOnlyList<string> errors))
-        {
-            throw new ConfigException(errors.Select(e => $"--gateway: {e}"));
-        }
-
-        return new TopologyConfig([.. topology.Networks.Select(n => n.Name == Defaults.NetworkName ? n with { Gateway = options } : n)]);
-    }
-
-    /// <summary><paramref name="port"/> with its vhost-user memory policy set to <paramref name="memory"/> (other kinds as they are).</summary>
-    private static PortConfig WithMemory(PortConfig port, MemoryFilePolicy memory) => port.Netdev is VhostUserSpec v
-        ? port with { Netdev = new VhostUserSpec(v.Path, v.Server, v.Queues, memory) }
-        : port;
-
-    private static async Task<int> UpAsync(ParseResult r, string runDir, string? configPath, string? gatewaySpec, bool noGateway, MemoryFilePolicy? vhostUserMemory, LogLevel logLevel, bool jsonLogs, DaemonLimits limits, CancellationToken ct)
-    {
-        TopologyConfig topology;
-        System.Net.IPEndPoint? http;
-        try
-        {
-            topology = BuildTopology(runDir, configPath, gatewaySpec, noGateway, vhostUserMemory);
-            http = HttpEndpoint(r.GetValue(HttpOption), r.GetValue(HttpAllowRemoteOption), topology);
-        }
-        catch (ConfigException ex)
-        {
-            return Fail(r, ex.Message, 2);
-        }
-
-        using ILoggerFactory logs = LogSetup.CreateFactory(logLevel, jsonLogs);
-
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        using PosixSignalRegistration sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
-        using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
-
-        Daemon daemon;
-        try
-        {
-            daemon = await Daemon.StartAsync(new DaemonOptions(runDir, topology, logs, ConfigPath: configPath) { Limits = limits }).ConfigureAwait(false);
-        }
-        catch (ConfigException ex)
-        {
-            return Fail(r, ex.Message, 2);
-        }
-        catch (Exception ex) when (ex is IOException or SocketException or UnauthorizedAccessException)
-        {
-            return Fail(r, ex.Message, 1);
-        }
-
-        await using (daemon.ConfigureAwait(false))
-        {
-            using PosixSignalRegistration sighup = ReloadOnHangup(daemon);
-            (IAsyncDisposable Server, Uri Url)? web = null;
-            try
-            {
-                web = http is null ? null : await StartWebAsync(http, r.GetValue(HttpAllowRemoteOption), daemon, logs, ct).ConfigureAwait(false);
-            }
-            catch (IOException ex)
-            {
-                return Fail(r, ex.Message, 1);
-            }
-
-            await using var webServer = (web?.Server ?? NoWebServer.Instance).ConfigureAwait(false);
-            var banner = new StringBuilder();
-            banner.AppendLine($"switchyard: run directory {runDir}");
-            if (web is { Url: var url })
-            {
-                banner.AppendLine($"switchyard: web view {url} (metrics: {url}metrics)");
-            }
-
-            foreach (string hint in await daemon.QemuHintsAsync().ConfigureAwait(false))
-            {
-                banner.AppendLine($"switchyard: {hint}");
-            }
-
-            banner.AppendLine("switchyard: ready");
-            await Out(r).WriteAsync(banner.ToString()).ConfigureAwait(false);
-            await Out(r).FlushAsync(ct).ConfigureAwait(false);
-            SystemdNotify.Ready();
-
-            try
-            {
-                await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                // SIGINT/SIGTERM: stop cleanly below.
-            }
-        }
-
-        return 0;
-    }
-
-    private static Command ShowCommand()
-    {
-        var command = new Command("show", "List networks, ports and their counters.") { JsonOption };
-        command.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ControlRequest("show"), r.GetValue(JsonOption), Tables.Show, ct));
-        return command;
-    }
-
-    private static Command FdbCommand()
-    {
-        var network = new Option<string?>("--network", "-n") { Description = "Only this network" };
-        var command = new Command("fdb", "List learned MAC addresses (the forwarding database).") { network, JsonOption };
-        command.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ControlRequest("fdb", Network: r.GetValue(network)), r.GetValue(JsonOption), Tables.Fdb, ct));
-        return command;
-    }
-
-    private static Command PortCommand()
-    {
-        var network = new Argument<string>("network") { Description = "The network (e.g. default)" };
-        var name = new Argument<string>("name") { Description = "The port name" };
-        var spec = new Argument<string>("netdev") { Description = "A QEMU -netdev style spec, from Switchyard's side, e.g. 'stream,addr.type=unix,addr.path=/tmp/g.sock,server=on'" };
-        var vlan = new Option<int?>("--vlan") { Description = "Access port in this VLAN (1-4094; default 1)" };
-        var trunk = new Option<string?>("--trunk") { Description = "Trunk port carrying these VLANs tagged, e.g. 10,20,30-40" };
-        var native = new Option<int?>("--native-vlan") { Description = "With --trunk: the VLAN that travels untagged" };
-        var add = new Command("add", "Add a port to a running network.") { network, name, spec, vlan, trunk, native, JsonOption };
-        add.SetAction((r, ct) => ClientAsync(
-            r,
-            RunDir(r),
-            new ControlRequest("port-add", r.GetValue(network), r.GetValue(name), r.GetValue(spec), r.GetValue(vlan), r.GetValue(trunk), r.GetValue(native)),
-            r.GetValue(JsonOption),
-            Tables.Message,
-            ct));
-
-        var delNetwork = new Argument<string>("network") { Description = "The network" };
-        var delName = new Argument<string>("name") { Description = "The port (or listener) name" };
-        var del = new Command("del", "Remove a port (a listener removes all its connections).") { delNetwork, delName, JsonOption };
-        del.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ControlRequest("port-del", r.GetValue(delNetwork), r.GetValue(delName)), r.GetValue(JsonOption), Tables.Message, ct));
-
-        return new Command("port", "Add, change or remove ports at run time.") { add, PortSetCommand(), del };
-    }
-
-    private static Command LeasesCommand()
-    {
-        var network = new Argument<string?>("network") { Description = "Only this network (default: every network with a gateway)", Arity = ArgumentArity.ZeroOrOne };
-        var command = new Command("leases", "List the DHCP leases the NAT gateways handed out.") { network, JsonOption };
-        command.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ControlRequest("leases", Network: r.GetValue(network)), r.GetValue(JsonOption), Tables.Leases, ct));
-        return command;
-    }
-
-    private static Command FlowsCommand()
-    {
-        var network = new Argument<string?>("network") { Description = "Only this network (default: every network with a gateway)", Arity = ArgumentArity.ZeroOrOne };
-        var command = new Command("flows", "List the NAT gateways' live TCP, UDP and ICMP flows.") { network, JsonOption };
-        command.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ControlRequest("flows", Network: r.GetValue(network)), r.GetValue(JsonOption), Tables.Flows, ct));
-        return command;
-    }
-
-    private static Command ForwardCommand()
-    {
-        const string RuleHelp = "[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT, e.g. tcp:127.0.0.1:2222-:22 (empty guest address: the first DHCP address)";
-        Option<string> NetworkOption() => new("--network", "-n")
-        {
-            Description = $"The network whose gateway forwards (default: {Defaults.NetworkName})",
-            DefaultValueFactory = _ => Defaults.NetworkName,
-        };
-
-        var addNetwork = NetworkOption();
-        var addRule = new Argument<string>("rule") { Description = RuleHelp };
-        var add = new Command("add", "Open a port forward from the host to a guest.") { addNetwork, addRule, JsonOption };
-        add.SetAction((r, ct) => ClientAsync(
-            r, RunDir(r), new ControlRequest("forward-add", r.GetValue(addNetwork), Rule: r.GetValue(addRule)), r.GetValue(JsonOption), Tables.Message, ct));
-
-        var delNetwork = NetworkOption();
-        var delRule = new Argument<string>("rule")
-        {
-            Description = "The forward: its rule as listed, its host side (tcp:127.0.0.1:2222), or PROTOCOL:HOSTPORT (tcp:2222, udp:5353; 2222 means tcp)",
-        };
-        var del = new Command("del", "Close a port forward.") { delNetwork, delRule, JsonOption };
-        del.SetAction((r, ct) => ClientAsync(r, RunDir(r), ForwardDelRequest(r.GetValue(delNetwork), r.GetValue(delRule) ?? string.Empty), r.GetValue(JsonOption), Tables.Message, ct));
-
-        var listNetwork = NetworkOption();
-        var list = new Command("list", "List the open port forwards.") { listNetwork, JsonOption };
-        list.SetAction((r, ct) => ClientAsync(r, RunDir(r), new ControlRequest("forward-list", r.GetValue(listNetwork)), r.GetValue(JsonOption), Tables.Forwards, ct));
-
-        return new Command("forward", "Add, remove or list the NAT gateway's port forwards (QEMU hostfwd rules) at run time.") { add, del, list };
-    }
-
-    /// <summary>What `forward del TEXT` asks for: a whole rule; PROTOCOL:HOSTPORT or HOSTPORT (any host
-    /// address); or a host side [PROTOCOL]:[HOSTADDR]:HOSTPORT (sent as a rule; only its host side counts).</summary>
-    internal static ControlRequest ForwardDelRequest(string? network, string text)
-    {
-        if (text.Contains('-', StringComparison.Ordinal))
-        {
-            return new ControlRequest("forward-del", network, Rule: text);
-        }
-
-        string[] parts = text.Split(':');
-        string protocol = parts.Length == 2 ? parts[0] : "tcp";
-        string portText = parts[^1];
-        if (parts.Length <= 2 && protocol is "tcp" or "udp" or "" && int.TryParse(portText, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int port))
-        {
-            return new ControlRequest("forward-del", network, Protocol: protocol.Length == 0 ? "tcp" : protocol, HostPort: port);
-        }
-
-        // A host side: any guest side will do, the daemon matches the host side only.
-        return new ControlRequest("forward-del", network, Rule: ForwardRuleParser.TryParse(text + "-:1", out ForwardRule? rule, out _) ? rule.ToString() : text);
-    }
 
     private static async Task<int> ClientAsync(ParseResult r, string runDir, ControlRequest request, bool json, Func<ControlResponse, string> render, CancellationToken ct)
     {

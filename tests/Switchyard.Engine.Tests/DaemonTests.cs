@@ -3,6 +3,7 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
+using Switchyard.Engine.Commands;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.TestKit.Streams;
@@ -50,7 +51,7 @@ public sealed class DaemonTests : IAsyncLifetime
         c.ReceiveTimeout = 300;
         Assert.Throws<SocketException>(() => c.Receive(new byte[4]));
 
-        ControlResponse fdb = await ControlClient.SendAsync(ControlSocket, new ControlRequest("fdb"));
+        ControlResponse fdb = await ControlClient.SendAsync(ControlSocket, new FdbCommand());
         Assert.True(fdb.Ok);
         Assert.Contains(fdb.Fdb!, r => r.Mac == "02:00:00:00:00:0b" && r.Vlan == 1);
         Assert.Contains(fdb.Fdb!, r => r.Mac == "02:00:00:00:00:0a");
@@ -60,15 +61,15 @@ public sealed class DaemonTests : IAsyncLifetime
     public async Task Control_PortAddThenDel_ChangesTheRunningNetwork()
     {
         string path = Path.Combine(runDir, "extra.sock");
-        ControlResponse added = await ControlClient.SendAsync(ControlSocket, new ControlRequest("port-add", "default", "extra", $"stream,addr.type=unix,addr.path={path},server=on", Vlan: 7));
+        ControlResponse added = await ControlClient.SendAsync(ControlSocket, new PortAddCommand("default", "extra", $"stream,addr.type=unix,addr.path={path},server=on", Vlan: 7));
         Assert.True(added.Ok, added.Error);
         Assert.Contains("-netdev stream", added.Message, StringComparison.Ordinal);
         Assert.True(File.Exists(path));
 
-        ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ControlRequest("show"));
+        ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ShowCommand());
         Assert.Contains(show.Show!.Networks[0].Attachments, x => x.Name == "extra");
 
-        ControlResponse removed = await ControlClient.SendAsync(ControlSocket, new ControlRequest("port-del", "default", "extra"));
+        ControlResponse removed = await ControlClient.SendAsync(ControlSocket, new PortDelCommand("default", "extra"));
         Assert.True(removed.Ok, removed.Error);
         Assert.False(File.Exists(path), "the listener's socket file goes with it");
     }
@@ -81,7 +82,15 @@ public sealed class DaemonTests : IAsyncLifetime
     [InlineData("frobnicate", null, null, null, "unknown command 'frobnicate'")]
     public async Task Control_BadRequest_GetsAnActionableError(string command, string? network, string? name, string? netdev, string expected)
     {
-        ControlResponse r = await ControlClient.SendAsync(ControlSocket, new ControlRequest(command, network, name, netdev));
+        ControlRequest? request = command switch
+        {
+            "port-add" => new PortAddCommand(network, name, netdev),
+            "port-del" => new PortDelCommand(network, name),
+            _ => null,
+        };
+        ControlResponse r = request is not null
+            ? await ControlClient.SendAsync(ControlSocket, request)
+            : await ControlWire.SendLineAsync(ControlSocket, $"{{\"command\":\"{command}\"}}"); // No record for an unknown command: the raw line.
         Assert.False(r.Ok);
         Assert.Contains(expected, r.Error, StringComparison.Ordinal);
     }
@@ -100,21 +109,21 @@ public sealed class DaemonTests : IAsyncLifetime
             Assert.Contains("\"ok\":false", reply, StringComparison.Ordinal);
         }
 
-        Assert.True((await ControlClient.SendAsync(ControlSocket, new ControlRequest("show"))).Ok);
+        Assert.True((await ControlClient.SendAsync(ControlSocket, new ShowCommand())).Ok);
     }
 
     [Fact]
     public async Task Events_PeerConnectsLinkChangesAndPeerLeaves_OneJsonLineEach_InOrder()
     {
-        await using ControlStreamSession events = await ControlClient.OpenStreamAsync(ControlSocket, new ControlRequest("events", "default"));
+        await using ControlStreamSession events = await ControlClient.OpenStreamAsync(ControlSocket, new EventsCommand("default"));
         Assert.True(events.Response.Ok, events.Response.Error);
         using var lines = new StreamReader(events.Body);
 
         Socket a = Connect();
         await WaitForPorts(1);
-        ControlResponse down = await ControlClient.SendAsync(ControlSocket, new ControlRequest("port-set", "default", "stream.1", Link: "down"));
+        ControlResponse down = await ControlClient.SendAsync(ControlSocket, new PortSetCommand("default", "stream.1", Link: "down"));
         Assert.True(down.Ok, down.Error);
-        ControlResponse moved = await ControlClient.SendAsync(ControlSocket, new ControlRequest("port-set", "default", "stream.1", Vlan: 5));
+        ControlResponse moved = await ControlClient.SendAsync(ControlSocket, new PortSetCommand("default", "stream.1", Vlan: 5));
         Assert.True(moved.Ok, moved.Error);
         a.Dispose();
 
@@ -142,19 +151,19 @@ public sealed class DaemonTests : IAsyncLifetime
         using Socket b = Connect();
         await WaitForPorts(2);
 
-        ControlResponse r = await ControlClient.SendAsync(ControlSocket, new ControlRequest("port-set", "default", "stream.1", Link: "down"));
+        ControlResponse r = await ControlClient.SendAsync(ControlSocket, new PortSetCommand("default", "stream.1", Link: "down"));
         Assert.True(r.Ok, r.Error);
         Assert.Contains("link down", r.Message, StringComparison.Ordinal);
         await StreamWire.SendFrameAsync(a, StreamWire.Frame(destination: 0xFFFFFFFFFFFF, source: 0x02_00_00_00_00_0A));
         b.ReceiveTimeout = 300;
         Assert.Throws<SocketException>(() => b.Receive(new byte[4]));
 
-        ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ControlRequest("show"));
+        ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ShowCommand());
         PortInfo port = show.Show!.Networks[0].Ports.Single(p => p.Name == "stream.1");
         Assert.False(port.LinkUp);
         Assert.Equal(1, port.Drops.GetValueOrDefault("rx_admin_down"));
 
-        r = await ControlClient.SendAsync(ControlSocket, new ControlRequest("port-set", "default", "stream.1", Link: "up"));
+        r = await ControlClient.SendAsync(ControlSocket, new PortSetCommand("default", "stream.1", Link: "up"));
         Assert.True(r.Ok, r.Error);
         await StreamWire.SendFrameAsync(a, StreamWire.Frame(destination: 0xFFFFFFFFFFFF, source: 0x02_00_00_00_00_0A));
         b.ReceiveTimeout = 0;
@@ -171,10 +180,10 @@ public sealed class DaemonTests : IAsyncLifetime
     {
         using Socket a = Connect();
         await WaitForPorts(1);
-        ControlResponse r = await ControlClient.SendAsync(ControlSocket, new ControlRequest("port-set", network, name, Vlan: vlan, Link: link));
+        ControlResponse r = await ControlClient.SendAsync(ControlSocket, new PortSetCommand(network, name, Vlan: vlan, Link: link));
         Assert.False(r.Ok);
         Assert.Contains(expected, r.Error, StringComparison.Ordinal);
-        PortInfo port = (await ControlClient.SendAsync(ControlSocket, new ControlRequest("show"))).Show!.Networks[0].Ports.Single();
+        PortInfo port = (await ControlClient.SendAsync(ControlSocket, new ShowCommand())).Show!.Networks[0].Ports.Single();
         Assert.True(port.LinkUp);
         Assert.Equal("access vlan 1", port.Vlan);
     }
@@ -192,7 +201,7 @@ public sealed class DaemonTests : IAsyncLifetime
     {
         for (int i = 0; i < 200; i++)
         {
-            ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ControlRequest("show"));
+            ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ShowCommand());
             if (show.Show!.Networks[0].Ports.Count == count)
             {
                 return;

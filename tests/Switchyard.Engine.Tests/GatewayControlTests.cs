@@ -7,6 +7,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
+using Switchyard.Engine.Commands;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 
@@ -36,7 +37,7 @@ public sealed class GatewayControlTests : IAsyncLifetime
     [Fact]
     public async Task Leases_FreshGateway_EmptyList()
     {
-        ControlResponse r = await Send(new ControlRequest("leases"));
+        ControlResponse r = await Send(new LeasesCommand());
 
         Assert.True(r.Ok, r.Error);
         Assert.NotNull(r.Leases);
@@ -46,7 +47,7 @@ public sealed class GatewayControlTests : IAsyncLifetime
     [Fact]
     public async Task Flows_FreshGateway_EmptyList()
     {
-        ControlResponse r = await Send(new ControlRequest("flows", "default"));
+        ControlResponse r = await Send(new FlowsCommand("default"));
 
         Assert.True(r.Ok, r.Error);
         Assert.NotNull(r.Flows);
@@ -56,7 +57,7 @@ public sealed class GatewayControlTests : IAsyncLifetime
     [Fact]
     public async Task ForwardList_FreshGateway_EmptyList()
     {
-        ControlResponse r = await Send(new ControlRequest("forward-list", "default"));
+        ControlResponse r = await Send(new ForwardListCommand("default"));
 
         Assert.True(r.Ok, r.Error);
         Assert.Empty(r.Forwards!);
@@ -68,19 +69,19 @@ public sealed class GatewayControlTests : IAsyncLifetime
     {
         string rule = $"tcp:127.0.0.1:{FreePort()}-:22";
 
-        ControlResponse added = await Send(new ControlRequest("forward-add", "default", Rule: rule));
+        ControlResponse added = await Send(new ForwardAddCommand("default", Rule: rule));
         Assert.True(added.Ok, added.Error);
         Assert.Contains(rule, added.Message, StringComparison.Ordinal);
 
-        ControlResponse list = await Send(new ControlRequest("forward-list", "default"));
+        ControlResponse list = await Send(new ForwardListCommand("default"));
         ForwardRow row = Assert.Single(list.Forwards!);
         Assert.Equal(rule, row.Rule);
         Assert.Equal("10.0.2.15", row.GuestAddress);
         Assert.Equal("127.0.0.1", row.HostAddress);
 
-        ControlResponse removed = await Send(new ControlRequest("forward-del", "default", Rule: rule));
+        ControlResponse removed = await Send(new ForwardDelCommand("default", Rule: rule));
         Assert.True(removed.Ok, removed.Error);
-        Assert.Empty((await Send(new ControlRequest("forward-list", "default"))).Forwards!);
+        Assert.Empty((await Send(new ForwardListCommand("default"))).Forwards!);
     }
 
     // Needs host sockets (the merged implementation).
@@ -88,12 +89,12 @@ public sealed class GatewayControlTests : IAsyncLifetime
     public async Task ForwardDel_ByProtocolAndHostPort_RemovesTheForward()
     {
         int port = FreePort();
-        Assert.True((await Send(new ControlRequest("forward-add", Rule: $"udp:127.0.0.1:{port}-:53"))).Ok);
+        Assert.True((await Send(new ForwardAddCommand(Rule: $"udp:127.0.0.1:{port}-:53"))).Ok);
 
-        ControlResponse removed = await Send(new ControlRequest("forward-del", Protocol: "udp", HostPort: port));
+        ControlResponse removed = await Send(new ForwardDelCommand(Protocol: "udp", HostPort: port));
 
         Assert.True(removed.Ok, removed.Error);
-        Assert.Empty((await Send(new ControlRequest("forward-list"))).Forwards!);
+        Assert.Empty((await Send(new ForwardListCommand())).Forwards!);
     }
 
     [Fact]
@@ -103,11 +104,11 @@ public sealed class GatewayControlTests : IAsyncLifetime
         taken.Start();
         string rule = $"tcp:127.0.0.1:{((IPEndPoint)taken.LocalEndpoint).Port}-:22";
 
-        ControlResponse r = await Send(new ControlRequest("forward-add", "default", Rule: rule));
+        ControlResponse r = await Send(new ForwardAddCommand("default", Rule: rule));
 
         Assert.False(r.Ok);
         Assert.Contains(rule, r.Error, StringComparison.Ordinal);
-        Assert.Empty((await Send(new ControlRequest("forward-list", "default"))).Forwards!);
+        Assert.Empty((await Send(new ForwardListCommand("default"))).Forwards!);
     }
 
     [Theory]
@@ -116,7 +117,7 @@ public sealed class GatewayControlTests : IAsyncLifetime
     [InlineData("", "forward-add needs a rule")]
     public async Task ForwardAdd_BadRule_ErrorSaysWhy(string rule, string expected)
     {
-        ControlResponse r = await Send(new ControlRequest("forward-add", "default", Rule: rule));
+        ControlResponse r = await Send(new ForwardAddCommand("default", Rule: rule));
 
         Assert.False(r.Ok);
         Assert.Contains(expected, r.Error, StringComparison.Ordinal);
@@ -130,7 +131,7 @@ public sealed class GatewayControlTests : IAsyncLifetime
     [InlineData("forward-del")]
     public async Task GatewayCommand_UnknownNetwork_NamesTheNetworks(string command)
     {
-        ControlResponse r = await Send(new ControlRequest(command, "nosuch", Rule: "tcp::2222-:22"));
+        ControlResponse r = await Send(GatewayCommand(command, "nosuch"));
 
         Assert.False(r.Ok);
         Assert.Contains("no network named 'nosuch' (networks: default, lab)", r.Error, StringComparison.Ordinal);
@@ -144,7 +145,7 @@ public sealed class GatewayControlTests : IAsyncLifetime
     [InlineData("forward-del")]
     public async Task GatewayCommand_NetworkWithoutGateway_SaysWhatToAdd(string command)
     {
-        ControlResponse r = await Send(new ControlRequest(command, "lab", Rule: "tcp::2222-:22"));
+        ControlResponse r = await Send(GatewayCommand(command, "lab"));
 
         Assert.False(r.Ok);
         Assert.Equal("network lab has no gateway; add `gateway: true` to it in the topology", r.Error);
@@ -153,7 +154,7 @@ public sealed class GatewayControlTests : IAsyncLifetime
     [Fact]
     public async Task ForwardDel_NoSuchForward_ListsWhatIsOpen()
     {
-        ControlResponse r = await Send(new ControlRequest("forward-del", "default", Protocol: "tcp", HostPort: 2222));
+        ControlResponse r = await Send(new ForwardDelCommand("default", Protocol: "tcp", HostPort: 2222));
 
         Assert.False(r.Ok);
         Assert.Equal("network default has no forward for tcp host port 2222 (forwards: none)", r.Error);
@@ -165,7 +166,7 @@ public sealed class GatewayControlTests : IAsyncLifetime
     [InlineData(null, 70000, "forward-del needs a rule")]
     public async Task ForwardDel_BadArguments_ErrorSaysWhy(string? protocol, int? port, string expected)
     {
-        ControlResponse r = await Send(new ControlRequest("forward-del", "default", Protocol: protocol, HostPort: port));
+        ControlResponse r = await Send(new ForwardDelCommand("default", Protocol: protocol, HostPort: port));
 
         Assert.False(r.Ok);
         Assert.Contains(expected, r.Error, StringComparison.Ordinal);
@@ -174,7 +175,7 @@ public sealed class GatewayControlTests : IAsyncLifetime
     [Fact]
     public async Task Show_NetworkWithGateway_HasAddressesAndCounters()
     {
-        ShowResult show = (await Send(new ControlRequest("show"))).Show!;
+        ShowResult show = (await Send(new ShowCommand())).Show!;
 
         NetworkInfo withGateway = show.Networks.Single(n => n.Name == "default");
         GatewayInfo g = withGateway.Gateway!;
@@ -201,7 +202,7 @@ public sealed class GatewayControlTests : IAsyncLifetime
     [Fact]
     public async Task UnknownCommand_ListsTheGatewayCommands()
     {
-        ControlResponse r = await Send(new ControlRequest("lease"));
+        ControlResponse r = await ControlWire.SendLineAsync(ControlSocket, "{\"command\":\"lease\"}");
 
         Assert.Contains("forward-add", r.Error, StringComparison.Ordinal);
     }
@@ -213,7 +214,7 @@ public sealed class GatewayControlTests : IAsyncLifetime
         try
         {
             await using Daemon plain = await Daemon.StartAsync(new DaemonOptions(dir, new TopologyConfig([new NetworkConfig("lab", [])]), NullLoggerFactory.Instance));
-            ControlResponse r = await ControlClient.SendAsync(plain.ControlSocketPath, new ControlRequest("leases"));
+            ControlResponse r = await ControlClient.SendAsync(plain.ControlSocketPath, new LeasesCommand());
 
             Assert.False(r.Ok);
             Assert.Contains("no network has a gateway; add `gateway: true`", r.Error, StringComparison.Ordinal);
@@ -234,4 +235,14 @@ public sealed class GatewayControlTests : IAsyncLifetime
     }
 
     private Task<ControlResponse> Send(ControlRequest request) => ControlClient.SendAsync(ControlSocket, request);
+
+    private static ControlRequest GatewayCommand(string command, string network) => command switch
+    {
+        "leases" => new LeasesCommand(network),
+        "flows" => new FlowsCommand(network),
+        "forward-list" => new ForwardListCommand(network),
+        "forward-add" => new ForwardAddCommand(network, Rule: "tcp::2222-:22"),
+        "forward-del" => new ForwardDelCommand(network, Rule: "tcp::2222-:22"),
+        _ => throw new ArgumentException(command, nameof(command)),
+    };
 }

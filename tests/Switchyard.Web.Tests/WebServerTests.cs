@@ -8,6 +8,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using Switchyard.Core.Frames;
+using Switchyard.Engine.Commands;
 using Switchyard.Engine;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
@@ -61,7 +62,7 @@ public sealed class WebServerTests : IAsyncLifetime
         Assert.Equal("text/plain; version=0.0.4; charset=utf-8", response.Content.Headers.ContentType?.ToString());
         PrometheusText metrics = PrometheusText.Parse(await response.Content.ReadAsStringAsync());
 
-        ControlResponse show = await Sy.HandleAsync(new ControlRequest("show"));
+        ControlResponse show = await Sy.HandleAsync(new ShowCommand());
         foreach (PortInfo port in show.Show!.Networks[0].Ports)
         {
             Assert.Equal(port.RxFrames, Value(metrics, "switchyard_port_rx_frames_total", port.Name));
@@ -116,7 +117,7 @@ public sealed class WebServerTests : IAsyncLifetime
     [Fact]
     public async Task Metrics_EverySwitchAndNetworkCounterInShow_HasItsOwnFamily()
     {
-        ControlResponse show = await Sy.HandleAsync(new ControlRequest("show"));
+        ControlResponse show = await Sy.HandleAsync(new ShowCommand());
         PrometheusText metrics = PrometheusText.Parse(await http.GetStringAsync(new Uri(Url, "metrics")));
         IReadOnlyDictionary<string, long> counters = show.Show!.Networks[0].Counters;
         Assert.True(counters.Count >= 20, $"only {counters.Count} counters in show");
@@ -154,7 +155,7 @@ public sealed class WebServerTests : IAsyncLifetime
             async () => (await Sy.SnapshotAsync()).Networks[0].Ports.Any(p => p.Kind == "vhost-user" && p.Drops["rx_bad_descriptor"] == 2),
             "both bad chains to be counted");
 
-        ControlResponse show = await Sy.HandleAsync(new ControlRequest("show"));
+        ControlResponse show = await Sy.HandleAsync(new ShowCommand());
         PortInfo port = Assert.Single(show.Show!.Networks[0].Ports, p => p.Kind == "vhost-user");
         Assert.Equal(1, port.Rules!["virtqueue"]["zero_length_buffer"]);
         Assert.Equal(1, port.Rules["net_tx"]["frame_too_short"]);
@@ -176,7 +177,7 @@ public sealed class WebServerTests : IAsyncLifetime
         Assert.True(frontEnd.WaitForClose(TimeSpan.FromSeconds(10)), "the back-end closes the connection");
         await WaitAsync(async () => !(await Sy.SnapshotAsync()).Networks[0].Ports.Any(p => p.Kind == "vhost-user"), "the vhost-user port to go");
 
-        NetworkInfo network = (await Sy.HandleAsync(new ControlRequest("show"))).Show!.Networks[0];
+        NetworkInfo network = (await Sy.HandleAsync(new ShowCommand())).Show!.Networks[0];
         Assert.Equal(1, network.ClosedPortRules!["vhost_user"]["queue_size_invalid"]);
         Assert.Equal(1, network.ClosedPortRules["virtqueue"]["zero_length_buffer"]);
         Assert.Equal(1, network.Counters["ports_closed_by_peer"]);
@@ -234,7 +235,7 @@ public sealed class WebServerTests : IAsyncLifetime
     {
         using Socket a = ConnectStream();
         await WaitForPortsAsync(2);
-        ControlResponse down = await Sy.HandleAsync(new ControlRequest("port-set", "default", "stream.1", Link: "down"));
+        ControlResponse down = await Sy.HandleAsync(new PortSetCommand("default", "stream.1", Link: "down"));
         Assert.True(down.Ok, down.Error);
 
         PrometheusText metrics = PrometheusText.Parse(await http.GetStringAsync(new Uri(Url, "metrics")));
@@ -246,7 +247,7 @@ public sealed class WebServerTests : IAsyncLifetime
             Assert.False(port.GetProperty("linkUp").GetBoolean());
         }
 
-        Assert.True((await Sy.HandleAsync(new ControlRequest("port-set", "default", "stream.1", Link: "up"))).Ok);
+        Assert.True((await Sy.HandleAsync(new PortSetCommand("default", "stream.1", Link: "up"))).Ok);
         metrics = PrometheusText.Parse(await http.GetStringAsync(new Uri(Url, "metrics")));
         Assert.Equal(1, Value(metrics, "switchyard_port_link_up", "stream.1"));
     }

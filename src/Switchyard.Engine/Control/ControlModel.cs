@@ -1,33 +1,54 @@
 // The control API's wire model: one JSON object per line in each direction over DIR/control.sock.
 //
 // Requests name a command and its arguments; unknown fields are rejected so a typo in a script
-// fails loudly instead of being ignored. Responses carry ok/error and one result object. The
-// commands and their fields are listed in docs/control-api.md.
+// fails loudly instead of being ignored. Each command is one record (Engine/Commands), tied to its
+// name by a JSON type discriminator, so the name is written once (the [JsonDerivedType] list below).
+// Responses carry ok/error and one result object: one ControlResponse shape for every command, since
+// the CLI's --json prints it as it comes and several commands share fields (message, forwards,
+// capture). The commands and their fields are listed in docs/control-api.md.
 using System.Text.Json.Serialization;
+using Switchyard.Engine.Commands;
 
 namespace Switchyard.Engine.Control;
 
-public sealed record ControlRequest(
-    string Command,
-    string? Network = null,
-    string? Name = null,
-    string? Netdev = null,
-    int? Vlan = null,
-    string? Trunk = null,
-    int? NativeVlan = null,
-    string? Rule = null,
-    string? Protocol = null,
-    int? HostPort = null,
-    string? Link = null,
-    string? Kind = null,
-    int? Queues = null,
-    string? Memory = null,
-    string? Port = null,
-    string? Target = null,
-    long? Count = null,
-    double? Duration = null,
-    int? Snaplen = null,
-    int? CaptureId = null);
+/// <summary>
+/// A control request: one record per command, in Switchyard.Engine.Commands, each with its fields and its
+/// handler. The command's name is the JSON discriminator <c>"command"</c>, written once below; it may come
+/// anywhere in the object. A field the command does not take is rejected like any unknown field.
+/// Each record declares its fields in the order the single request record of old had them, so a request
+/// is written byte for byte as before (ControlWireTests).
+/// </summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "command")]
+[JsonDerivedType(typeof(ShowCommand), "show")]
+[JsonDerivedType(typeof(FdbCommand), "fdb")]
+[JsonDerivedType(typeof(PortAddCommand), "port-add")]
+[JsonDerivedType(typeof(PortDelCommand), "port-del")]
+[JsonDerivedType(typeof(LeasesCommand), "leases")]
+[JsonDerivedType(typeof(FlowsCommand), "flows")]
+[JsonDerivedType(typeof(ForwardListCommand), "forward-list")]
+[JsonDerivedType(typeof(ForwardAddCommand), "forward-add")]
+[JsonDerivedType(typeof(ForwardDelCommand), "forward-del")]
+[JsonDerivedType(typeof(PortSetCommand), "port-set")]
+[JsonDerivedType(typeof(EventsCommand), "events")]
+[JsonDerivedType(typeof(ReloadCommand), "reload")]
+[JsonDerivedType(typeof(QemuArgsCommand), "qemu-args")]
+[JsonDerivedType(typeof(CaptureCommand), "capture")]
+[JsonDerivedType(typeof(CaptureStatsCommand), "capture-stats")]
+public abstract record ControlRequest
+{
+    // Only this assembly declares commands: each must come with its handler.
+    private protected ControlRequest()
+    {
+    }
+
+    /// <summary>The command's name on the wire (its discriminator).</summary>
+    [JsonIgnore]
+    public string Command => ControlCommands.NameOf(GetType());
+
+    /// <summary>Carries out the command in the daemon. Runs on a thread-pool thread; what touches the
+    /// networks goes through <see cref="CommandContext.Loop"/>.</summary>
+    internal abstract Task<ControlResponse> HandleAsync(CommandContext context);
+}
 
 public sealed record ControlResponse(
     bool Ok,
@@ -50,6 +71,12 @@ public sealed record ControlResponse(
     /// </summary>
     [JsonIgnore]
     public Func<Stream, CancellationToken, Task>? Streaming { get; init; }
+
+    /// <summary>A failed request: <c>{"ok":false,"error":...}</c>.</summary>
+    public static ControlResponse Fail(string error) => new(false, error);
+
+    /// <summary>A request done, saying what it did: <c>{"ok":true,"message":...}</c>.</summary>
+    public static ControlResponse Done(string message) => new(true, Message: message);
 }
 
 /// <summary>A `show` answer. <c>Daemon</c> holds process-wide figures: the event loop's live registrations
@@ -118,7 +145,8 @@ public sealed record FdbRow(string Network, int Vlan, string Mac, string Port, d
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
-    WriteIndented = false)]
+    WriteIndented = false,
+    AllowOutOfOrderMetadataProperties = true)]
 [JsonSerializable(typeof(ControlRequest))]
 [JsonSerializable(typeof(ControlResponse))]
 public sealed partial class ControlJson : JsonSerializerContext;

@@ -253,19 +253,10 @@ public sealed partial class ControlServer : IAsyncDisposable
 
     private async Task<ControlResponse> HandleLineAsync(ReadOnlyMemory<byte> line)
     {
-        ControlRequest? request;
-        try
+        ControlRequest? request = ControlCommands.Parse(line.Span, out string? error);
+        if (request is null)
         {
-            request = JsonSerializer.Deserialize(line.Span, ControlJson.Default.ControlRequest);
-        }
-        catch (JsonException ex)
-        {
-            return new ControlResponse(false, $"malformed request: {ex.Message}");
-        }
-
-        if (request is null || string.IsNullOrEmpty(request.Command))
-        {
-            return new ControlResponse(false, "request has no command");
+            return ControlResponse.Fail(error ?? "request has no command");
         }
 
         try

@@ -7,6 +7,7 @@ using System.CommandLine;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
 using Switchyard.Cli;
+using Switchyard.Engine.Commands;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.TestKit;
@@ -46,7 +47,7 @@ public sealed class CaptureCliTests : IAsyncLifetime
     [InlineData(null, "default", null, null, null, "default")]            // --network alone: the network
     public void CaptureRequest_ArgumentForms(string? positional, string? network, string? port, string? target, string? name, string? requestNetwork)
     {
-        ControlRequest r = Program.CaptureRequest(new Program.CaptureArguments(positional, network, port, null, 5, 1.5, 128), out string? error);
+        CaptureCommand r = Program.CaptureRequest(new Program.CaptureArguments(positional, network, port, null, 5, 1.5, 128), out string? error);
 
         Assert.Null(error);
         Assert.Equal(("capture", target, name, requestNetwork), (r.Command, r.Target, r.Name, r.Network));
@@ -138,7 +139,7 @@ public sealed class CaptureCliTests : IAsyncLifetime
         s.Connect(new UnixDomainSocketEndPoint(Path.Combine(runDir, Defaults.StreamSocketFileName)));
         for (int i = 0; i < 250; i++)
         {
-            ControlResponse show = await ControlClient.SendAsync(Path.Combine(runDir, Defaults.ControlSocketFileName), new ControlRequest("show"));
+            ControlResponse show = await ControlClient.SendAsync(Path.Combine(runDir, Defaults.ControlSocketFileName), new ShowCommand());
             if (show.Show!.Networks[0].Ports.Count == ports)
             {
                 return s;

@@ -6,6 +6,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using Switchyard.Cli;
 using Switchyard.Core.Config;
+using Switchyard.Engine.Commands;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.Ports.VhostUser;
@@ -52,8 +53,8 @@ public sealed class GatewayCliTests : IAsyncLifetime
         (int code, string output, _) = await Run("forward", "--help");
 
         Assert.Equal(0, code);
-        Assert.Contains("add <rule>", output, StringComparison.Ordinal);
-        Assert.Contains("del <rule>", output, StringComparison.Ordinal);
+        Assert.Contains("add <network> <rule>", output, StringComparison.Ordinal);
+        Assert.Contains("del <network> <rule>", output, StringComparison.Ordinal);
         Assert.Contains("list", output, StringComparison.Ordinal);
     }
 
@@ -137,10 +138,45 @@ public sealed class GatewayCliTests : IAsyncLifetime
     [Fact]
     public async Task ForwardAdd_BadRule_ErrorOnStderrExit1()
     {
-        (int code, _, string error) = await Run("forward", "add", "--network", "default", "tcp::2222-192.168.9.9:22");
+        (int code, _, string error) = await Run("forward", "add", "default", "tcp::2222-192.168.9.9:22");
 
         Assert.Equal(1, code);
         Assert.StartsWith("switchyard: error: forward tcp::2222-192.168.9.9:22: guest address 192.168.9.9", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("--network")]
+    [InlineData("-n")]
+    public async Task ForwardAdd_DeprecatedNetworkOption_StillWorks_AndSaysSoOnStderr(string option)
+    {
+        (int code, _, string error) = await Run("forward", "add", option, "default", "tcp::2222-192.168.9.9:22");
+
+        Assert.Equal(1, code);
+        string[] lines = error.ReplaceLineEndings("\n").Split('\n');
+        Assert.Equal("switchyard: warning: -n/--network is deprecated; give the network first: switchyard forward add NETWORK RULE", lines[0]);
+        Assert.StartsWith("switchyard: error: forward tcp::2222-192.168.9.9:22: guest address 192.168.9.9", lines[1], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ForwardList_NetworkTwice_Differently_IsAUsageError()
+    {
+        (int code, _, string error) = await Run("forward", "list", "lab", "-n", "default");
+
+        Assert.Equal(2, code);
+        Assert.Contains("two networks given (lab and --network default)", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Fdb_NetworkFirst_AndTheDeprecatedOption_BothAnswer()
+    {
+        (int code, string positional, string none) = await Run("fdb", "default", "--json");
+        (int oldCode, string old, string warning) = await Run("fdb", "-n", "default", "--json");
+
+        Assert.Equal((0, 0), (code, oldCode));
+        Assert.StartsWith("{\"ok\":true", positional, StringComparison.Ordinal);
+        Assert.StartsWith("{\"ok\":true", old, StringComparison.Ordinal);
+        Assert.Empty(none);
+        Assert.Contains("deprecated", warning, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -273,7 +309,7 @@ public sealed class GatewayCliTests : IAsyncLifetime
     [InlineData("tcp:127.0.0.1:2222", "tcp:127.0.0.1:2222-:1", null, null)]
     public void ForwardDelRequest_ArgumentForms(string text, string? rule, string? protocol, int? port)
     {
-        ControlRequest r = Program.ForwardDelRequest("default", text);
+        ForwardDelCommand r = Program.ForwardDelRequest("default", text);
 
         Assert.Equal("forward-del", r.Command);
         Assert.Equal(rule, r.Rule);

@@ -8,6 +8,7 @@ using System.Net.Sockets;
 using System.Text.Json;
 using Microsoft.Extensions.Logging.Abstractions;
 using Switchyard.Cli;
+using Switchyard.Engine.Commands;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.Engine.Networks;
@@ -209,7 +210,7 @@ public sealed class TopologyCliTests : IAsyncLifetime
         await StreamWire.SendFrameAsync(a, StreamWire.Frame(destination: 0xFFFFFFFFFFFF, source: 0x02_00_00_00_00_0A));
         Assert.Equal(0x02_00_00_00_00_0AUL, Source(await StreamWire.ReceiveFrameAsync(b)));
         Assert.Equal(0x02_00_00_00_00_0AUL, Source(await StreamWire.ReceiveFrameAsync(c)));
-        ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ControlRequest("show"));
+        ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ShowCommand());
         Assert.Equal(0, show.Show!.Networks[0].Counters["ports_closed_by_peer"]);
     }
 
@@ -247,7 +248,7 @@ public sealed class TopologyCliTests : IAsyncLifetime
         Assert.Contains($"{TopologyFile} has 2 errors; nothing was changed", error, StringComparison.Ordinal);
         Assert.Contains($"{TopologyFile}:8: networks[0].ports[1].vlan:", error, StringComparison.Ordinal);
         Assert.Contains($"{TopologyFile}:9: networks[0].ports[1]: unknown key 'colour'", error, StringComparison.Ordinal);
-        ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ControlRequest("show"));
+        ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ShowCommand());
         Assert.Equal(new[] { "guests" }, show.Show!.Networks[0].Attachments.Select(x => x.Name));
     }
 
@@ -274,7 +275,7 @@ public sealed class TopologyCliTests : IAsyncLifetime
         Assert.True(code == 0, error);
         Assert.Contains("network lab: added port extra", output, StringComparison.Ordinal);
         Assert.Contains("network lab: kept port mine (added at run time, not in the file)", output, StringComparison.Ordinal);
-        ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ControlRequest("show"));
+        ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ShowCommand());
         Assert.Equal(new[] { "extra", "guests", "mine" }, show.Show!.Networks[0].Attachments.Select(x => x.Name).Order());
     }
 
@@ -320,7 +321,7 @@ public sealed class TopologyCliTests : IAsyncLifetime
         Assert.True(code == 0, error);
         Assert.Contains("network second: removed", output, StringComparison.Ordinal);
         Assert.Contains("network lab: recreated gateway (options mtu 1500 -> 1400", output, StringComparison.Ordinal);
-        ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ControlRequest("show"));
+        ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ShowCommand());
         Assert.Equal(1400, Assert.Single(show.Show!.Networks).Gateway!.Mtu);
     }
 
@@ -338,7 +339,7 @@ public sealed class TopologyCliTests : IAsyncLifetime
         Assert.True(code == 0, error);
         Assert.Contains("network lab: recreated (hub off -> on; its ports were reopened and their guests must reconnect)", output, StringComparison.Ordinal);
         Assert.Contains("network lab: kept port mine (added at run time, not in the file)", output, StringComparison.Ordinal);
-        ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ControlRequest("show"));
+        ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ShowCommand());
         NetworkInfo lab = Assert.Single(show.Show!.Networks);
         Assert.True(lab.Hub);
         Assert.Equal(new[] { "guests", "mine" }, lab.Attachments.Select(x => x.Name).Order());
@@ -460,7 +461,7 @@ public sealed class TopologyCliTests : IAsyncLifetime
     {
         for (int i = 0; i < 250; i++)
         {
-            ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ControlRequest("show"));
+            ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ShowCommand());
             var ports = show.Show!.Networks[0].Ports.Where(p => p.Kind != "gateway").Select(p => p.Name).Order().ToList();
             if (ports.SequenceEqual(names.Order()))
             {

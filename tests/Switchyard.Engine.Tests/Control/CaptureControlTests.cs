@@ -5,6 +5,7 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
+using Switchyard.Engine.Commands;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.TestKit;
@@ -46,7 +47,7 @@ public sealed class CaptureControlTests : IAsyncLifetime
     {
         using Socket a = await ConnectAsync(1);
         using Socket b = await ConnectAsync(2);
-        await using ControlStreamSession session = await OpenAsync(new ControlRequest("capture", Target: "stream.1", Count: 2));
+        await using ControlStreamSession session = await OpenAsync(new CaptureCommand(Target: "stream.1", Count: 2));
         Assert.True(session.Response.Ok, session.Response.Error);
         Assert.Equal("capture 1: port stream.1 on network default, both directions", session.Response.Message);
         byte[] header = await ReadExactlyAsync(session.Body, 24);
@@ -71,7 +72,7 @@ public sealed class CaptureControlTests : IAsyncLifetime
     {
         using Socket a = await ConnectAsync(1);
         using Socket b = await ConnectAsync(2);
-        await using ControlStreamSession session = await OpenAsync(new ControlRequest("capture", Target: "default", Count: 2));
+        await using ControlStreamSession session = await OpenAsync(new CaptureCommand(Target: "default", Count: 2));
         Assert.True(session.Response.Ok, session.Response.Error);
         Assert.Equal("every frame entering network default", session.Response.Message!.Split(": ", 2)[1]);
         byte[] header = await ReadExactlyAsync(session.Body, 24);
@@ -93,8 +94,8 @@ public sealed class CaptureControlTests : IAsyncLifetime
     {
         using Socket a = await ConnectAsync(1);
         using Socket b = await ConnectAsync(2);
-        await using ControlStreamSession first = await OpenAsync(new ControlRequest("capture", Name: "stream.2", Count: 3));
-        await using ControlStreamSession second = await OpenAsync(new ControlRequest("capture", Name: "stream.2", Network: "default", Count: 3, Snaplen: 20));
+        await using ControlStreamSession first = await OpenAsync(new CaptureCommand(Name: "stream.2", Count: 3));
+        await using ControlStreamSession second = await OpenAsync(new CaptureCommand(Name: "stream.2", Network: "default", Count: 3, Snaplen: 20));
         byte[] firstHeader = await ReadExactlyAsync(first.Body, 24);
         byte[] secondHeader = await ReadExactlyAsync(second.Body, 24);
 
@@ -120,7 +121,7 @@ public sealed class CaptureControlTests : IAsyncLifetime
     {
         using Socket a = await ConnectAsync(1);
         int id;
-        await using (ControlStreamSession session = await OpenAsync(new ControlRequest("capture", Target: "stream.1")))
+        await using (ControlStreamSession session = await OpenAsync(new CaptureCommand(Target: "stream.1")))
         {
             await ReadExactlyAsync(session.Body, 24);
             id = session.Response.Capture!.Id;
@@ -135,7 +136,7 @@ public sealed class CaptureControlTests : IAsyncLifetime
     public async Task Capture_PortGoesAway_StreamEndsWithTheReason()
     {
         Socket a = await ConnectAsync(1);
-        await using ControlStreamSession session = await OpenAsync(new ControlRequest("capture", Target: "stream.1"));
+        await using ControlStreamSession session = await OpenAsync(new CaptureCommand(Target: "stream.1"));
         await ReadExactlyAsync(session.Body, 24);
 
         a.Dispose(); // the peer hangs up: the port leaves the switch
@@ -148,7 +149,7 @@ public sealed class CaptureControlTests : IAsyncLifetime
     public async Task Capture_Duration_EndsWhenItElapses()
     {
         using Socket a = await ConnectAsync(1);
-        await using ControlStreamSession session = await OpenAsync(new ControlRequest("capture", Network: "default", Duration: 0.3));
+        await using ControlStreamSession session = await OpenAsync(new CaptureCommand(Network: "default", Duration: 0.3));
         await ReadExactlyAsync(session.Body, 24);
 
         Assert.Empty(await ReadToEndAsync(session.Body));
@@ -159,7 +160,7 @@ public sealed class CaptureControlTests : IAsyncLifetime
     public async Task Capture_DaemonStops_StreamEnds()
     {
         using Socket a = await ConnectAsync(1);
-        await using ControlStreamSession session = await OpenAsync(new ControlRequest("capture", Target: "stream.1"));
+        await using ControlStreamSession session = await OpenAsync(new CaptureCommand(Target: "stream.1"));
         await ReadExactlyAsync(session.Body, 24);
 
         await daemon!.DisposeAsync();
@@ -173,7 +174,7 @@ public sealed class CaptureControlTests : IAsyncLifetime
     {
         using Socket a = await ConnectAsync(1);
 
-        ControlResponse r = await ControlClient.SendAsync(ControlSocket, new ControlRequest("capture", Target: "vhost-user.9"));
+        ControlResponse r = await ControlClient.SendAsync(ControlSocket, new CaptureCommand(Target: "vhost-user.9"));
 
         Assert.False(r.Ok);
         Assert.Equal("no port or network named 'vhost-user.9' (ports: stream.1 on network default; networks: default, lab)", r.Error);
@@ -184,7 +185,7 @@ public sealed class CaptureControlTests : IAsyncLifetime
     {
         using Socket a = await ConnectAsync(1);
 
-        ControlResponse r = await ControlClient.SendAsync(ControlSocket, new ControlRequest("capture", Network: "default", Name: "stream.7"));
+        ControlResponse r = await ControlClient.SendAsync(ControlSocket, new CaptureCommand(Network: "default", Name: "stream.7"));
 
         Assert.False(r.Ok);
         Assert.Equal("network default has no port named 'stream.7' (ports: stream.1)", r.Error);
@@ -194,26 +195,26 @@ public sealed class CaptureControlTests : IAsyncLifetime
     public async Task Capture_NameOfBothAPortAndANetwork_AsksWhich_ExplicitFormsWork_PortDelEndsIt()
     {
         string spec = $"dgram,local.type=unix,local.path={runDir}/lab-l.sock,remote.type=unix,remote.path={runDir}/lab-r.sock";
-        ControlResponse added = await ControlClient.SendAsync(ControlSocket, new ControlRequest("port-add", "default", "lab", spec));
+        ControlResponse added = await ControlClient.SendAsync(ControlSocket, new PortAddCommand("default", "lab", spec));
         Assert.True(added.Ok, added.Error);
 
-        ControlResponse ambiguous = await ControlClient.SendAsync(ControlSocket, new ControlRequest("capture", Target: "lab"));
+        ControlResponse ambiguous = await ControlClient.SendAsync(ControlSocket, new CaptureCommand(Target: "lab"));
         Assert.False(ambiguous.Ok);
         Assert.Contains("'lab' is both a network and a port on network default; say which: --network lab", ambiguous.Error, StringComparison.Ordinal);
 
-        await using (ControlStreamSession network = await OpenAsync(new ControlRequest("capture", Network: "lab")))
+        await using (ControlStreamSession network = await OpenAsync(new CaptureCommand(Network: "lab")))
         {
             Assert.True(network.Response.Ok, network.Response.Error);
             Assert.Null(network.Response.Capture!.Port);
             Assert.Equal("lab", network.Response.Capture.Network);
         }
 
-        await using ControlStreamSession port = await OpenAsync(new ControlRequest("capture", Name: "lab"));
+        await using ControlStreamSession port = await OpenAsync(new CaptureCommand(Name: "lab"));
         Assert.Equal(("default", "lab"), (port.Response.Capture!.Network, port.Response.Capture.Port));
         await ReadExactlyAsync(port.Body, 24);
 
         // `port del` ends the port's capture.
-        Assert.True((await ControlClient.SendAsync(ControlSocket, new ControlRequest("port-del", "default", "lab"))).Ok);
+        Assert.True((await ControlClient.SendAsync(ControlSocket, new PortDelCommand("default", "lab"))).Ok);
         Assert.Empty(await ReadToEndAsync(port.Body));
         Assert.Equal("port lab left network default", (await StatsAsync(port.Response.Capture.Id, running: false)).EndReason);
     }
@@ -225,7 +226,7 @@ public sealed class CaptureControlTests : IAsyncLifetime
     [InlineData(null, null, 262145, "capture snaplen must be 1 to 262144 bytes (got 262145)")]
     public async Task Capture_BadNumbers_RejectedWithTheRule(long? count, double? duration, int? snaplen, string error)
     {
-        ControlResponse r = await ControlClient.SendAsync(ControlSocket, new ControlRequest("capture", Network: "default", Count: count, Duration: duration, Snaplen: snaplen));
+        ControlResponse r = await ControlClient.SendAsync(ControlSocket, new CaptureCommand(Network: "default", Count: count, Duration: duration, Snaplen: snaplen));
 
         Assert.False(r.Ok);
         Assert.StartsWith(error, r.Error, StringComparison.Ordinal);
@@ -234,7 +235,7 @@ public sealed class CaptureControlTests : IAsyncLifetime
     [Fact]
     public async Task CaptureStats_UnknownId_SaysWhatRuns()
     {
-        ControlResponse r = await ControlClient.SendAsync(ControlSocket, new ControlRequest("capture-stats", CaptureId: 42));
+        ControlResponse r = await ControlClient.SendAsync(ControlSocket, new CaptureStatsCommand(CaptureId: 42));
 
         Assert.False(r.Ok);
         Assert.Equal("no capture 42 (running: none; the last 32 that ended are kept)", r.Error);
@@ -243,7 +244,7 @@ public sealed class CaptureControlTests : IAsyncLifetime
     [Fact]
     public async Task Show_SwitchCounters_IncludeCaptureDropped()
     {
-        ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ControlRequest("show"));
+        ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ShowCommand());
 
         Assert.Equal(0, show.Show!.Networks[0].Counters["capture_dropped"]);
     }
@@ -255,7 +256,7 @@ public sealed class CaptureControlTests : IAsyncLifetime
     {
         for (int i = 0; i < 250; i++)
         {
-            ControlResponse r = await ControlClient.SendAsync(ControlSocket, new ControlRequest("capture-stats", CaptureId: id));
+            ControlResponse r = await ControlClient.SendAsync(ControlSocket, new CaptureStatsCommand(CaptureId: id));
             Assert.True(r.Ok, r.Error);
             if (r.Capture!.Running == running)
             {
@@ -275,7 +276,7 @@ public sealed class CaptureControlTests : IAsyncLifetime
         s.Connect(new UnixDomainSocketEndPoint(Path.Combine(runDir, Defaults.StreamSocketFileName)));
         for (int i = 0; i < 250; i++)
         {
-            ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ControlRequest("show"));
+            ControlResponse show = await ControlClient.SendAsync(ControlSocket, new ShowCommand());
             if (show.Show!.Networks[0].Ports.Count == ports)
             {
                 return s;

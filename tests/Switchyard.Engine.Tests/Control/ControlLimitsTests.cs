@@ -3,6 +3,7 @@
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
+using Switchyard.Engine.Commands;
 using Switchyard.Engine.Control;
 
 namespace Switchyard.Engine.Tests.Control;
@@ -29,7 +30,7 @@ public sealed class ControlLimitsTests : IDisposable
     public async Task ControlServer_StreamingCommand_NotClosedByTheIdleTimeout()
     {
         await using ControlServer server = Start(new ControlServerLimits(4, TimeSpan.FromSeconds(1)));
-        await using ControlStreamSession session = await ControlClient.OpenStreamAsync(SocketPath, new ControlRequest("stream"));
+        await using ControlStreamSession session = await ControlClient.OpenStreamAsync(SocketPath, new EventsCommand());
         Assert.True(session.Response.Ok);
         byte[] buffer = new byte[64];
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -62,7 +63,7 @@ public sealed class ControlLimitsTests : IDisposable
         Assert.Equal(1, server.ClientsRefused);
 
         // The ones inside the cap are still served.
-        a.Send("{\"command\":\"ping\"}\n"u8.ToArray());
+        a.Send("{\"command\":\"show\"}\n"u8.ToArray());
         a.ReceiveTimeout = 10_000;
         Assert.Contains("pong", Encoding.UTF8.GetString(buffer, 0, a.Receive(buffer)), StringComparison.Ordinal);
     }
@@ -71,7 +72,7 @@ public sealed class ControlLimitsTests : IDisposable
         SocketPath,
         request => Task.FromResult(request.Command switch
         {
-            "stream" => new ControlResponse(true, Message: "streaming")
+            "events" => new ControlResponse(true, Message: "streaming")
             {
                 Streaming = async (s, ct) =>
                 {

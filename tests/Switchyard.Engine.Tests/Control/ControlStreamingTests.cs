@@ -2,6 +2,7 @@
 // the connection; the client reads the body from exactly after the answer line.
 using System.Text;
 using Microsoft.Extensions.Logging.Abstractions;
+using Switchyard.Engine.Commands;
 using Switchyard.Engine.Control;
 
 namespace Switchyard.Engine.Tests.Control;
@@ -20,12 +21,12 @@ public sealed class ControlStreamingTests : IDisposable
         byte[] body = Encoding.ASCII.GetBytes("first\nsecond\n\0binary\u00ff");
         await using ControlServer server = ControlServer.Start(
             SocketPath,
-            request => Task.FromResult(request.Command == "stream"
+            request => Task.FromResult(request.Command == "events"
                 ? new ControlResponse(true, Message: "streaming") { Streaming = async (s, ct) => await s.WriteAsync(body, ct) }
                 : new ControlResponse(false, "no such command")),
             NullLogger.Instance);
 
-        await using ControlStreamSession session = await ControlClient.OpenStreamAsync(SocketPath, new ControlRequest("stream"));
+        await using ControlStreamSession session = await ControlClient.OpenStreamAsync(SocketPath, new EventsCommand());
         Assert.True(session.Response.Ok);
         Assert.Equal("streaming", session.Response.Message);
         using var received = new MemoryStream();
@@ -41,13 +42,13 @@ public sealed class ControlStreamingTests : IDisposable
             request => Task.FromResult(request.Command == "show" ? new ControlResponse(true, Message: "plain") : new ControlResponse(false, "no such command")),
             NullLogger.Instance);
 
-        await using (ControlStreamSession session = await ControlClient.OpenStreamAsync(SocketPath, new ControlRequest("stream")))
+        await using (ControlStreamSession session = await ControlClient.OpenStreamAsync(SocketPath, new EventsCommand()))
         {
             Assert.False(session.Response.Ok);
             Assert.Equal("no such command", session.Response.Error);
         }
 
-        ControlResponse plain = await ControlClient.SendAsync(SocketPath, new ControlRequest("show"));
+        ControlResponse plain = await ControlClient.SendAsync(SocketPath, new ShowCommand());
         Assert.Equal("plain", plain.Message);
     }
 }

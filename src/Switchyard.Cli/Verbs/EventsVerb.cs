@@ -1,5 +1,5 @@
-// `switchyard port set` (a live port's link state and VLANs) and `switchyard events` (follow what
-// happens: guests connecting and leaving, links going up and down, leases granted and released).
+// `switchyard events`: follow what happens (guests connecting and leaving, links going up and down,
+// leases granted and released).
 //
 // events prints one line per event for people, or the daemon's JSON lines unchanged with --json, until
 // Ctrl-C, --count events, or --timeout seconds; it exits 0 then (1 if the daemon went away).
@@ -7,6 +7,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Switchyard.Engine.Commands;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.Engine.Events;
@@ -15,27 +16,7 @@ namespace Switchyard.Cli;
 
 internal static partial class Program
 {
-    private static Command PortSetCommand()
-    {
-        var network = new Argument<string>("network") { Description = "The network (e.g. default)" };
-        var name = new Argument<string>("name") { Description = "The port, as 'switchyard show' lists it (e.g. vhost-user.1)" };
-        var link = new Option<string?>("--link") { Description = "Set the port's link up or down (down: its frames are dropped, nothing is sent to it)", HelpName = "up|down" };
-        link.AcceptOnlyFromAmong("up", "down");
-        var vlan = new Option<int?>("--vlan") { Description = "Make it an access port in this VLAN (1-4094)" };
-        var trunk = new Option<string?>("--trunk") { Description = "Make it a trunk carrying these VLANs tagged, e.g. 10,20,30-40" };
-        var native = new Option<int?>("--native-vlan") { Description = "With --trunk: the VLAN that travels untagged" };
-        var command = new Command("set", "Change a live port: its link state, or its VLANs (its learned addresses are forgotten). Example: switchyard port set default vhost-user.1 --link down") { network, name, link, vlan, trunk, native, JsonOption };
-        command.SetAction((r, ct) => ClientAsync(
-            r,
-            RunDir(r),
-            new ControlRequest("port-set", r.GetValue(network), r.GetValue(name), Vlan: r.GetValue(vlan), Trunk: r.GetValue(trunk), NativeVlan: r.GetValue(native), Link: r.GetValue(link)),
-            r.GetValue(JsonOption),
-            Tables.Message,
-            ct));
-        return command;
-    }
-
-    private static Command EventsCommand()
+    private static Command EventsVerb()
     {
         var network = new Argument<string?>("network") { Description = "Only this network (default: every network)", Arity = ArgumentArity.ZeroOrOne };
         var count = new Option<int?>("--count") { Description = "Exit after this many events" };
@@ -66,7 +47,7 @@ internal static partial class Program
         ControlStreamSession session;
         try
         {
-            session = await ControlClient.OpenStreamAsync(Path.Combine(RunDir(r), Defaults.ControlSocketFileName), new ControlRequest("events", network), limit.Token).ConfigureAwait(false);
+            session = await ControlClient.OpenStreamAsync(Path.Combine(RunDir(r), Defaults.ControlSocketFileName), new EventsCommand(network), limit.Token).ConfigureAwait(false);
         }
         catch (IOException ex)
         {

@@ -1,5 +1,5 @@
-// The namespace verbs: `attach` (a netns port at run time), `exec` (a command in a fresh namespace
-// on a network, like `pasta -- CMD`) and `taps` (the host's taps and who holds them).
+// `switchyard exec`'s work: a command in a fresh namespace on a network, like `pasta -- CMD`
+// (docs/namespaces.md). The CLI verb only parses its command line and prints what this returns.
 //
 // Theory of operation for exec: as root, the simplest design that leaves the host untouched.
 // `ip netns add sy-exec-PID` makes the namespace; the daemon attaches it with a netns port (the tap
@@ -14,20 +14,25 @@
 // written to stdout) and its exit code is ours. Ctrl-C reaches the command through the terminal's
 // process group; SIGINT/SIGTERM sent to us alone are passed on. We outlive the command, and the port, the namespace and the /etc/netns directory are
 // removed whatever happens. Rootless operation is a non-goal.
-using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
-using Switchyard.Native;
-using System.Text.Json;
+using Switchyard.Engine.Commands;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
-using Switchyard.Engine.Host;
+using Switchyard.Native;
 
-namespace Switchyard.Cli;
+namespace Switchyard.Engine.Host;
 
-internal static partial class Program
+/// <summary>How an exec ended: the command's exit code, or an error (with the exit code to use) that
+/// happened before or instead of it.</summary>
+public sealed record ExecOutcome(int ExitCode, string? Error = null)
+{
+    public static ExecOutcome Failed(string error, int exitCode) => new(exitCode, error);
+}
+
+public static class NamespaceExec
 {
     private const string UdhcpcScript = """
         #!/bin/sh
@@ -52,127 +57,32 @@ internal static partial class Program
         exit 0
         """;
 
-    private static Command AttachCommand()
+    /// <summary>Runs <paramref name="commandLine"/> in a fresh namespace attached to <paramref name="network"/>
+    /// of the daemon in <paramref name="runDirectory"/>, and removes everything afterwards (see the file header).</summary>
+    public static async Task<ExecOutcome> RunAsync(string runDirectory, string network, string[] commandLine, CancellationToken ct)
     {
-        var network = new Argument<string>("network") { Description = "The network (e.g. default)" };
-        var netns = new Option<string?>("--netns") { Description = "A named network namespace (ip netns add NAME)", HelpName = "NAME" };
-        var pid = new Option<int?>("--pid") { Description = "The network namespace of this process (e.g. a container's init)" };
-        var ifname = new Option<string>("--ifname") { Description = "The interface created inside the namespace", DefaultValueFactory = _ => Defaults.NetnsIfName };
-        var name = new Option<string?>("--name") { Description = "The port name (default: the namespace name, or pid-PID)" };
-        var command = new Command(
-            "attach",
-            "Join a network namespace to a running network: create a tap inside it (up, no address) as a port. Same as 'port add NETWORK NAME netns,...'. The daemon must run as root.")
-        {
-            network, netns, pid, ifname, name, JsonOption,
-        };
-        command.SetAction((r, ct) =>
-        {
-            string? ns = r.GetValue(netns);
-            int? p = r.GetValue(pid);
-            if ((ns is null) == (p is null))
-            {
-                return Task.FromResult(Fail(r, "give either --netns NAME or --pid PID (exactly one)", 2));
-            }
-
-            string spec = ns is not null
-                ? $"netns,name={ns.Replace(",", ",,", StringComparison.Ordinal)},ifname={r.GetValue(ifname)}"
-                : string.Create(CultureInfo.InvariantCulture, $"netns,pid={p},ifname={r.GetValue(ifname)}");
-            string portName = r.GetValue(name) ?? ns?.ToLowerInvariant() ?? string.Create(CultureInfo.InvariantCulture, $"pid-{p}");
-            return ClientAsync(r, RunDir(r), new ControlRequest("port-add", r.GetValue(network), portName, spec), r.GetValue(JsonOption), Tables.Message, ct);
-        });
-        return command;
-    }
-
-    private static Command TapsCommand()
-    {
-        var command = new Command(
-            "taps",
-            "List the host's tap (and tun) devices with the processes holding each open (from /proc/*/fdinfo), marking QEMU guests and Switchyard's ports. Needs no daemon; run as root to see every process.")
-        {
-            JsonOption,
-        };
-        command.SetAction(r =>
-        {
-            IReadOnlyList<TapRow> taps = TapInventory.Scan();
-            if (r.GetValue(JsonOption))
-            {
-                Out(r).WriteLine(JsonSerializer.Serialize(taps, TapJson.Default.IReadOnlyListTapRow));
-                return 0;
-            }
-
-            Out(r).Write(Tables.Taps(taps, Environment.IsPrivilegedProcess));
-            return 0;
-        });
-        return command;
-    }
-
-    private static Command ExecCommand()
-    {
-        var words = new Argument<string[]>("args")
-        {
-            Description = "[NETWORK] -- CMD [ARGS...]: the network to attach to (default: default; it needs a NAT gateway), then the command after '--'",
-            Arity = ArgumentArity.ZeroOrMore,
-        };
-        var command = new Command(
-            "exec",
-            "Run a command in a fresh network namespace attached to a network and configured from its gateway (address, default route, MTU, DNS), like 'pasta -- CMD'. Usage: switchyard exec [NETWORK] -- CMD [ARGS...]. Needs root, iproute2 and busybox (udhcpc); rootless is not supported. The command's exit code is returned; the namespace is removed when it exits.")
-        {
-            words,
-        };
-        command.SetAction((r, ct) =>
-        {
-            // Words after "--" are the command; at most one word before it names the network.
-            string[] values = r.GetValue(words) ?? [];
-            int dash = -1;
-            for (int i = 0; i < r.Tokens.Count; i++)
-            {
-                if (r.Tokens[i].Type == System.CommandLine.Parsing.TokenType.DoubleDash)
-                {
-                    dash = i;
-                    break;
-                }
-            }
-
-            if (dash < 0)
-            {
-                return Task.FromResult(Fail(r, "put '--' before the command: switchyard exec [NETWORK] -- CMD [ARGS...]", 2));
-            }
-
-            int after = r.Tokens.Count - dash - 1;
-            string[] before = values[..^after];
-            if (before.Length > 1)
-            {
-                return Task.FromResult(Fail(r, $"only one network may come before '--' (got {string.Join(' ', before)})", 2));
-            }
-
-            return ExecAsync(r, before.Length == 1 ? before[0] : Defaults.NetworkName, values[^after..], ct);
-        });
-        return command;
-    }
-
-    private static async Task<int> ExecAsync(ParseResult r, string network, string[] commandLine, CancellationToken ct)
-    {
+        ArgumentNullException.ThrowIfNull(commandLine);
         if (commandLine.Length == 0)
         {
-            return Fail(r, "give the command after '--', e.g. switchyard exec -- busybox wget -O - http://10.0.2.2:8080/", 2);
+            return ExecOutcome.Failed("give the command after '--', e.g. switchyard exec -- busybox wget -O - http://10.0.2.2:8080/", 2);
         }
 
         if (!Environment.IsPrivilegedProcess)
         {
-            return Fail(r, "switchyard exec needs root: it creates a network namespace (rootless exec is not supported; run it with sudo)", 1);
+            return ExecOutcome.Failed("switchyard exec needs root: it creates a network namespace (rootless exec is not supported; run it with sudo)", 1);
         }
 
         foreach (string tool in new[] { "ip", "busybox" })
         {
             if (FindOnPath(tool) is null)
             {
-                return Fail(r, tool == "ip"
+                return ExecOutcome.Failed(tool == "ip"
                     ? "switchyard exec needs iproute2's 'ip' on PATH: install iproute2 (apt-get install iproute2)"
                     : "switchyard exec needs busybox (its udhcpc takes the DHCP lease): install busybox (apt-get install busybox)", 1);
             }
         }
 
-        string socket = Path.Combine(RunDir(r), Defaults.ControlSocketFileName);
+        string socket = Path.Combine(runDirectory, Defaults.ControlSocketFileName);
         string nsName = string.Create(CultureInfo.InvariantCulture, $"sy-exec-{Environment.ProcessId}");
         string portName = nsName;
         string etcDir = Path.Combine("/etc/netns", nsName);
@@ -219,7 +129,7 @@ internal static partial class Program
             (int code, string output) = await RunAsync("ip", ["netns", "add", nsName], null, ct).ConfigureAwait(false);
             if (code != 0)
             {
-                return Fail(r, $"ip netns add {nsName} failed: {output.Trim()}", 1);
+                return ExecOutcome.Failed($"ip netns add {nsName} failed: {output.Trim()}", 1);
             }
 
             nsAdded = true;
@@ -228,16 +138,16 @@ internal static partial class Program
             ControlResponse added;
             try
             {
-                added = await ControlClient.SendAsync(socket, new ControlRequest("port-add", network, portName, $"netns,name={nsName},ifname=eth0"), ct).ConfigureAwait(false);
+                added = await ControlClient.SendAsync(socket, new PortAddCommand(network, portName, $"netns,name={nsName},ifname=eth0"), ct).ConfigureAwait(false);
             }
             catch (IOException ex)
             {
-                return Fail(r, ex.Message, 1);
+                return ExecOutcome.Failed(ex.Message, 1);
             }
 
             if (!added.Ok)
             {
-                return Fail(r, $"attaching the namespace to network {network} failed: {added.Error}", 1);
+                return ExecOutcome.Failed($"attaching the namespace to network {network} failed: {added.Error}", 1);
             }
 
             portAdded = true;
@@ -271,14 +181,14 @@ internal static partial class Program
 
             if (stoppedBy != 0)
             {
-                return 128 + stoppedBy;
+                return new ExecOutcome(128 + stoppedBy);
             }
 
             if (!File.Exists(bound))
             {
                 lock (dhcpOutput)
                 {
-                    return Fail(r, $"no DHCP lease from network {network}'s gateway (does it have one? see 'switchyard show'); udhcpc said:\n{dhcpOutput.ToString().Trim()}", 1);
+                    return ExecOutcome.Failed($"no DHCP lease from network {network}'s gateway (does it have one? see 'switchyard show'); udhcpc said:\n{dhcpOutput.ToString().Trim()}", 1);
                 }
             }
 
@@ -294,7 +204,7 @@ internal static partial class Program
                 {
                     if (stoppedBy != 0)
                     {
-                        return 128 + stoppedBy;
+                        return new ExecOutcome(128 + stoppedBy);
                     }
 
                     child = Process.Start(psi);
@@ -302,18 +212,18 @@ internal static partial class Program
             }
             catch (System.ComponentModel.Win32Exception ex)
             {
-                return Fail(r, $"starting {commandLine[0]} failed: {ex.Message}", 127);
+                return ExecOutcome.Failed($"starting {commandLine[0]} failed: {ex.Message}", 127);
             }
 
             if (child is null)
             {
-                return Fail(r, $"starting {commandLine[0]} failed", 127);
+                return ExecOutcome.Failed($"starting {commandLine[0]} failed", 127);
             }
 
             using (child)
             {
                 await child.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
-                return child.ExitCode;
+                return new ExecOutcome(child.ExitCode);
             }
         }
         finally
@@ -344,7 +254,7 @@ internal static partial class Program
             {
                 try
                 {
-                    _ = await ControlClient.SendAsync(socket, new ControlRequest("port-del", network, portName), CancellationToken.None).ConfigureAwait(false);
+                    _ = await ControlClient.SendAsync(socket, new PortDelCommand(network, portName), CancellationToken.None).ConfigureAwait(false);
                 }
                 catch (IOException)
                 {
@@ -400,7 +310,7 @@ internal static partial class Program
         {
             try
             {
-                ControlResponse leases = await ControlClient.SendAsync(socket, new ControlRequest("leases", network), CancellationToken.None).ConfigureAwait(false);
+                ControlResponse leases = await ControlClient.SendAsync(socket, new LeasesCommand(network), CancellationToken.None).ConfigureAwait(false);
                 bool active = false;
                 foreach (LeaseRow row in leases.Leases ?? [])
                 {

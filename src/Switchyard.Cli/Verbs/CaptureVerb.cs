@@ -15,6 +15,7 @@ using System.Numerics;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using Switchyard.Core.Capture;
+using Switchyard.Engine.Commands;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 
@@ -24,7 +25,7 @@ internal static partial class Program
 {
     internal const string TerminalRefusal = "refusing to write binary pcap to a terminal; use -w FILE or pipe into 'tshark -r -'";
 
-    private static Command CaptureCommand()
+    private static Command CaptureVerb()
     {
         var target = new Argument<string?>("target")
         {
@@ -116,7 +117,7 @@ internal static partial class Program
     }
 
     /// <summary>The request a capture command line makes, or a usage error (exit code 2).</summary>
-    internal static ControlRequest CaptureRequest(CaptureArguments a, out string? usageError)
+    internal static CaptureCommand CaptureRequest(CaptureArguments a, out string? usageError)
     {
         usageError = null;
         if (a.Target is not null && a.Port is not null)
@@ -143,12 +144,12 @@ internal static partial class Program
         // PORT alone: the daemon decides whether it names a port or a network. PORT with --network: the port on that network.
         string? name = a.Port ?? (a.Network is not null ? a.Target : null);
         string? target = a.Port is null && a.Network is null ? a.Target : null;
-        return new ControlRequest("capture", Network: a.Network, Name: name, Target: target, Count: a.Count, Duration: a.Duration, Snaplen: a.Snaplen);
+        return new CaptureCommand(Network: a.Network, Name: name, Target: target, Count: a.Count, Duration: a.Duration, Snaplen: a.Snaplen);
     }
 
     private static async Task<int> CaptureAsync(ParseResult r, CaptureArguments arguments, CancellationToken ct)
     {
-        ControlRequest request = CaptureRequest(arguments, out string? usageError);
+        CaptureCommand request = CaptureRequest(arguments, out string? usageError);
         if (usageError is not null)
         {
             return Fail(r, usageError, 2);
@@ -348,7 +349,7 @@ internal static partial class Program
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
         try
         {
-            ControlResponse stats = await ControlClient.SendAsync(socket, new ControlRequest("capture-stats", CaptureId: id), timeout.Token).ConfigureAwait(false);
+            ControlResponse stats = await ControlClient.SendAsync(socket, new CaptureStatsCommand(CaptureId: id), timeout.Token).ConfigureAwait(false);
             return stats.Ok ? stats.Capture : null;
         }
         catch (Exception ex) when (ex is IOException or OperationCanceledException or System.Text.Json.JsonException)

@@ -23,9 +23,10 @@ using Switchyard.Core.Ports;
 using Switchyard.Engine.Control;
 using Switchyard.Engine.Networks;
 
-namespace Switchyard.Engine;
+namespace Switchyard.Engine.Commands;
 
-public sealed partial class Daemon
+/// <summary>The running captures and the last ones that ended (see the file header).</summary>
+internal sealed class CaptureService(CommandContext context)
 {
     /// <summary>Ended captures kept for `capture-stats`.</summary>
     private const int KeptEndedCaptures = 32;
@@ -38,17 +39,15 @@ public sealed partial class Daemon
     private readonly Queue<CaptureInfo> endedCaptures = new();
     private int lastCaptureId;
 
-    private Task<ControlResponse> CaptureCommandAsync(ControlRequest request) =>
-        request.Command == "capture-stats" ? Task.FromResult(CaptureStats(request.CaptureId)) : CaptureAsync(request);
-
-    private async Task<ControlResponse> CaptureAsync(ControlRequest request)
+    /// <summary>Answers a `capture` request; the answer's streaming body runs the capture.</summary>
+    public async Task<ControlResponse> CaptureAsync(CaptureCommand request)
     {
         if (CaptureRequestError(request) is { } error)
         {
-            return new ControlResponse(false, error);
+            return ControlResponse.Fail(error);
         }
 
-        (Network network, Port? port) = await loop.InvokeAsync(() => ResolveCaptureTarget(request)).ConfigureAwait(false);
+        (Network network, Port? port) = await context.Loop.InvokeAsync(() => ResolveCaptureTarget(request)).ConfigureAwait(false);
         var run = new CaptureRun(Interlocked.Increment(ref lastCaptureId), network, port, request.Snaplen ?? Pcap.DefaultSnapLength, request.Count, request.Duration);
         string what = port is null
             ? $"every frame entering network {network.Name}"
@@ -59,7 +58,7 @@ public sealed partial class Daemon
         };
     }
 
-    private static string? CaptureRequestError(ControlRequest request)
+    private static string? CaptureRequestError(CaptureCommand request)
     {
         if (request.Count is < 1)
         {
@@ -81,7 +80,7 @@ public sealed partial class Daemon
 
     /// <summary>What a capture request names: a port (ingress and egress) or a network (every ingress).
     /// On the loop. Throws with a message that lists what exists.</summary>
-    private (Network Network, Port? Port) ResolveCaptureTarget(ControlRequest request)
+    private (Network Network, Port? Port) ResolveCaptureTarget(CaptureCommand request)
     {
         if (!string.IsNullOrEmpty(request.Target))
         {
@@ -92,7 +91,7 @@ public sealed partial class Daemon
 
             string target = request.Target;
             List<(Network Network, Port Port)> ports = PortsNamed(target);
-            Network? network = networks.Find(n => n.Name == target);
+            Network? network = context.Networks.Find(n => n.Name == target);
             return (ports.Count, network) switch
             {
                 (1, null) => ports[0],
@@ -109,7 +108,7 @@ public sealed partial class Daemon
             string name = request.Name;
             if (request.Network is not null)
             {
-                Network network = FindNetwork(request.Network);
+                Network network = context.FindNetwork(request.Network);
                 return network.Switch.FindPort(name) is { } port
                     ? (network, port)
                     : throw new InvalidOperationException($"network {network.Name} has no port named '{name}' (ports: {PortNames(network)})");
@@ -126,7 +125,7 @@ public sealed partial class Daemon
 
         if (!string.IsNullOrEmpty(request.Network))
         {
-            return (FindNetwork(request.Network), null);
+            return (context.FindNetwork(request.Network), null);
         }
 
         throw new InvalidOperationException($"capture needs a port or a network: target (either), name (a port) or network ({CaptureTargets()})");
@@ -138,7 +137,7 @@ public sealed partial class Daemon
     private List<(Network Network, Port Port)> PortsNamed(string name)
     {
         var found = new List<(Network, Port)>();
-        foreach (Network n in networks)
+        foreach (Network n in context.Networks)
         {
             if (n.Switch.FindPort(name) is { } port)
             {
@@ -155,23 +154,23 @@ public sealed partial class Daemon
     /// <summary>Every port and network a capture can name, for error messages.</summary>
     private string CaptureTargets()
     {
-        IEnumerable<string> ports = networks
+        IEnumerable<string> ports = context.Networks
             .Where(n => n.Switch.Ports.Count > 0)
             .Select(n => $"{PortNames(n)} on network {n.Name}");
         string portList = string.Join("; ", ports);
-        return $"ports: {(portList.Length == 0 ? "none" : portList)}; networks: {string.Join(", ", networks.Select(n => n.Name))}";
+        return $"ports: {(portList.Length == 0 ? "none" : portList)}; networks: {string.Join(", ", context.Networks.Select(n => n.Name))}";
     }
 
     /// <summary>The streaming body: attach, write the pcap stream until the capture ends, detach.</summary>
     private async Task RunCaptureAsync(CaptureRun run, Stream stream, CancellationToken stopping)
     {
-        PacketCapture capture = run.Start(loop.Clock);
+        PacketCapture capture = run.Start(context.Loop.Clock);
         lock (captureGate)
         {
             runningCaptures.Add(run.Id, run);
         }
 
-        LogCaptureStarted(run.Id, run.Network.Name, run.Port?.Name ?? "(every port)");
+        CommandLog.CaptureStarted(context.Logger, run.Id, run.Network.Name, run.Port?.Name ?? "(every port)");
         using var done = CancellationTokenSource.CreateLinkedTokenSource(stopping);
         using CancellationTokenRegistration onStop = stopping.Register(() => capture.End("daemon stopping"));
         using var deadline = run.Duration is double seconds ? new CancellationTokenSource(TimeSpan.FromSeconds(seconds)) : null;
@@ -180,7 +179,7 @@ public sealed partial class Daemon
         Task? watch = null;
         try
         {
-            attached = await loop.InvokeAsync(() => AttachCapture(run, capture)).WaitAsync(done.Token).ConfigureAwait(false);
+            attached = await context.Loop.InvokeAsync(() => AttachCapture(run, capture)).WaitAsync(done.Token).ConfigureAwait(false);
             if (!attached)
             {
                 capture.End($"port {run.Port?.Name} left network {run.Network.Name}");
@@ -205,7 +204,7 @@ public sealed partial class Daemon
             if (attached)
             {
                 // Not awaited: when the daemon stops, the loop may be gone already (then the post is a no-op).
-                loop.Post(() => run.Network.Switch.RemoveCapture(capture));
+                context.Loop.Post(() => run.Network.Switch.RemoveCapture(capture));
             }
 
             CaptureInfo final = run.Describe();
@@ -219,14 +218,14 @@ public sealed partial class Daemon
                 }
             }
 
-            LogCaptureEnded(run.Id, final.EndReason ?? "?", final.Frames, final.Dropped);
+            CommandLog.CaptureEnded(context.Logger, run.Id, final.EndReason ?? "?", final.Frames, final.Dropped);
         }
     }
 
     /// <summary>Attaches the capture unless its port has left the switch since the request. On the loop.</summary>
     private bool AttachCapture(CaptureRun run, PacketCapture capture)
     {
-        if (!networks.Contains(run.Network)
+        if (!context.Networks.Contains(run.Network)
             || (run.Port is { } port && !ReferenceEquals(run.Network.Switch.FindPort(port.Name), port)))
         {
             return false;
@@ -260,7 +259,8 @@ public sealed partial class Daemon
         }
     }
 
-    private ControlResponse CaptureStats(int? id)
+    /// <summary>Answers `capture-stats`: a running capture, or one of the last that ended.</summary>
+    public ControlResponse CaptureStats(int? id)
     {
         if (id is not int wanted)
         {
@@ -286,12 +286,6 @@ public sealed partial class Daemon
             return new ControlResponse(false, $"no capture {wanted} (running: {running}; the last {KeptEndedCaptures} that ended are kept)");
         }
     }
-
-    [LoggerMessage(EventId = 500, Level = LogLevel.Information, Message = "capture {Id} started: network {Network}, port {Port}")]
-    private partial void LogCaptureStarted(int id, string network, string port);
-
-    [LoggerMessage(EventId = 501, Level = LogLevel.Information, Message = "capture {Id} ended ({Reason}): {Frames} frames, {Dropped} dropped")]
-    private partial void LogCaptureEnded(int id, string reason, long frames, long dropped);
 
     /// <summary>One capture request: what it watches and, once its stream starts, its queue.</summary>
     private sealed class CaptureRun(int id, Network network, Port? port, int snaplen, long? count, double? duration)

@@ -8,16 +8,17 @@ using System.Diagnostics;
 using Switchyard.Core.Counters;
 using Switchyard.Core.Frames;
 using Switchyard.Core.Ports;
+using Switchyard.Engine.Commands;
 using Switchyard.Engine.Control;
-using Switchyard.Engine.Metrics;
 using Switchyard.Engine.Networks;
 using Switchyard.Ports.VhostUser;
 using Switchyard.Switching;
 using Switchyard.UserNet;
 
-namespace Switchyard.Engine;
+namespace Switchyard.Engine.Metrics;
 
-public sealed partial class Daemon
+/// <summary>Takes <see cref="DaemonSnapshot"/>s of a running daemon (see the file header).</summary>
+internal sealed class SnapshotReader(CommandContext context)
 {
     private static readonly string[] FlowProtocols = ["tcp", "udp", "icmp"];
 
@@ -28,13 +29,13 @@ public sealed partial class Daemon
     public DateTimeOffset StartedAt => startedAt;
 
     /// <summary>Every network, port, counter, lease and forward as they are now, read in one pass on the loop.</summary>
-    public Task<DaemonSnapshot> SnapshotAsync() => loop.InvokeAsync(TakeSnapshot);
+    public Task<DaemonSnapshot> SnapshotAsync() => context.Loop.InvokeAsync(TakeSnapshot);
 
     private DaemonSnapshot TakeSnapshot()
     {
-        var result = new List<NetworkSnapshot>(networks.Count);
-        DateTimeOffset now = loop.Clock.GetUtcNow();
-        foreach (Network n in networks)
+        var result = new List<NetworkSnapshot>(context.Networks.Count);
+        DateTimeOffset now = context.Loop.Clock.GetUtcNow();
+        foreach (Network n in context.Networks)
         {
             // Who is behind each port: learned MACs, and the leases the gateway gave those MACs.
             FdbEntry[] fdb = n.Switch.SnapshotFdb();
@@ -59,7 +60,7 @@ public sealed partial class Daemon
                 ports.Add(SnapshotPort(n, p, macsByPort, leases));
             }
 
-            Dictionary<string, long> counters = SwitchCountersOf(n);
+            Dictionary<string, long> counters = ShowCommand.SwitchCountersOf(n);
             var attachments = new List<AttachmentInfo>();
             foreach (Attachment a in n.Attachments)
             {
@@ -70,7 +71,7 @@ public sealed partial class Daemon
             result.Add(new NetworkSnapshot(n.Name, n.Config.Hub, attachments, ports, counters, fdb.Length, AllDrops(n.ClosedPortDrops), gateway, n.ClosedPortRules(includeZeros: true)));
         }
 
-        return new DaemonSnapshot(TimeProvider.System.GetUtcNow(), startedAt, Stopwatch.GetElapsedTime(startedTimestamp).TotalSeconds, RunDirectory, result);
+        return new DaemonSnapshot(TimeProvider.System.GetUtcNow(), startedAt, Stopwatch.GetElapsedTime(startedTimestamp).TotalSeconds, context.RunDirectory, result);
     }
 
     private static PortSnapshot SnapshotPort(Network n, Port p, Dictionary<string, List<ulong>> macsByPort, IReadOnlyList<LeaseInfo> leases)
@@ -136,7 +137,7 @@ public sealed partial class Daemon
             macs, addresses, hostnames, queues, features, n.Switch.IsLinkUp(p), RulesOf(p, includeZeros: true));
     }
 
-    private GatewaySnapshot SnapshotGateway(string network, NatGateway g, IReadOnlyList<LeaseInfo> leases, DateTimeOffset now)
+    private static GatewaySnapshot SnapshotGateway(string network, NatGateway g, IReadOnlyList<LeaseInfo> leases, DateTimeOffset now)
     {
         GatewayOptions o = g.Options;
         var leaseRows = new List<LeaseRow>(leases.Count);
@@ -148,7 +149,7 @@ public sealed partial class Daemon
         var forwards = new List<ForwardRow>(g.Forwards.Count);
         foreach (ForwardRule rule in g.Forwards)
         {
-            forwards.Add(ToRow(network, g, rule));
+            forwards.Add(ForwardListCommand.ToRow(network, g, rule));
         }
 
         var flows = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -173,7 +174,7 @@ public sealed partial class Daemon
 
     /// <summary>The rule counters of a port that has them (<see cref="IRuleCounters"/>), set by set; null for other ports.
     /// `show` leaves zeros out, the snapshot for /metrics keeps them.</summary>
-    private static Dictionary<string, IReadOnlyDictionary<string, long>>? RulesOf(Port p, bool includeZeros)
+    internal static Dictionary<string, IReadOnlyDictionary<string, long>>? RulesOf(Port p, bool includeZeros)
     {
         if (p is not IRuleCounters counted)
         {

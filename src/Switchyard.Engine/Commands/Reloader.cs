@@ -24,14 +24,16 @@ using Switchyard.Engine.Control;
 using Switchyard.Engine.Networks;
 using Switchyard.UserNet;
 
-namespace Switchyard.Engine;
+namespace Switchyard.Engine.Commands;
 
-public sealed partial class Daemon
+/// <summary>Applies a re-read topology file to the running networks (see the file header).</summary>
+internal sealed class Reloader
 {
+    private readonly CommandContext context;
     private readonly SemaphoreSlim reloadGate = new(1, 1);
-    private string? configPath;
+    private readonly string? configPath;
 
-    // What the file declared at the last (re)load; what of it runs is read from the live networks.
+    // What the file declared at the last (re)load; what of it runs is read from the live context.Networks.
     private ImmutableArray<NetworkConfig> fileNetworks = [];
 
     /// <summary>The topology file this daemon was started with (full path), or null.</summary>
@@ -44,8 +46,8 @@ public sealed partial class Daemon
         if (configPath is not { } file)
         {
             const string NoFile = "there is no file to reload: this daemon was started without a topology file (start it with 'switchyard up -c FILE')";
-            LogReloadFailed(NoFile);
-            return new ControlResponse(false, NoFile);
+            CommandLog.ReloadFailed(context.Logger, NoFile);
+            return ControlResponse.Fail(NoFile);
         }
 
         await reloadGate.WaitAsync().ConfigureAwait(false);
@@ -59,15 +61,15 @@ public sealed partial class Daemon
             if (next is null)
             {
                 string error = $"{file} has {Count(problems.Count, "error")}; nothing was changed:\n" + string.Join('\n', problems.Select(p => p.Format(file)));
-                LogReloadFailed(error);
+                CommandLog.ReloadFailed(context.Logger, error);
                 return new ControlResponse(false, error);
             }
 
             TopologyConfig wanted = next;
-            ReloadResult result = await loop.InvokeAsync(() => ApplyOnLoop(wanted)).ConfigureAwait(false);
+            ReloadResult result = await context.Loop.InvokeAsync(() => ApplyOnLoop(wanted)).ConfigureAwait(false);
             foreach (string line in result.Changes)
             {
-                LogReloadChange(line);
+                CommandLog.ReloadChange(context.Logger, line);
             }
 
             if (result.Errors.Count > 0)
@@ -76,7 +78,7 @@ public sealed partial class Daemon
                     ? $"reload of {file} refused; nothing was changed:\n" + string.Join('\n', result.Errors)
                     : $"reload of {file}: {Count(result.Errors.Count, "change")} failed:\n" + string.Join('\n', result.Errors)
                         + (result.Changes.Count > 0 ? "\napplied:\n" + string.Join('\n', result.Changes) : string.Empty);
-                LogReloadFailed(error);
+                CommandLog.ReloadFailed(context.Logger, error);
                 return new ControlResponse(false, error, Changes: result.Changes);
             }
 
@@ -85,7 +87,7 @@ public sealed partial class Daemon
                 : $"reloaded {file}:\n" + string.Join('\n', result.Changes);
             if (result.Changes.Count == 0)
             {
-                LogReloadChange(message);
+                CommandLog.ReloadChange(context.Logger, message);
             }
 
             return new ControlResponse(true, Message: message, Changes: result.Changes);
@@ -96,8 +98,9 @@ public sealed partial class Daemon
         }
     }
 
-    private void InitReload(DaemonOptions options)
+    public Reloader(CommandContext context, DaemonOptions options)
     {
+        this.context = context;
         configPath = options.ConfigPath is { Length: > 0 } path ? Path.GetFullPath(path) : null;
         fileNetworks = options.Topology.Networks;
     }
@@ -121,7 +124,7 @@ public sealed partial class Daemon
         var state = new LiveState();
         Dictionary<string, NetworkConfig> declaredByName = fileNetworks.ToDictionary(n => n.Name, StringComparer.Ordinal);
         Dictionary<string, NetworkConfig> wantedByName = next.Networks.ToDictionary(n => n.Name, StringComparer.Ordinal);
-        foreach (Network live in networks)
+        foreach (Network live in context.Networks)
         {
             NetworkConfig declared = declaredByName.GetValueOrDefault(live.Name) ?? live.Config;
             NetworkConfig? wanted = wantedByName.GetValueOrDefault(live.Name);
@@ -195,7 +198,7 @@ public sealed partial class Daemon
             {
                 if (gateway.Forwards.FirstOrDefault(f => f.HostKey == rule.HostKey) is { } declared)
                 {
-                    conflicts.Add($"network {network}: the file declares forward {declared}, but forward {rule} on the same host port was added at run time; remove it first (switchyard forward del -n {network} {rule}) or change the file");
+                    conflicts.Add($"network {network}: the file declares forward {declared}, but forward {rule} on the same host port was added at run time; remove it first (switchyard forward del {network} {rule}) or change the file");
                 }
             }
         }
@@ -211,12 +214,12 @@ public sealed partial class Daemon
         // Pass 1: everything that goes away, in every network, so its sockets and host ports are free.
         foreach (NetworkPlan p in plan.Networks)
         {
-            Network? live = networks.Find(n => n.Name == p.Name);
+            Network? live = context.Networks.Find(n => n.Name == p.Name);
             switch (p.Action)
             {
                 case NetworkAction.Remove or NetworkAction.Recreate when live is not null:
                     live.Stop();
-                    networks.Remove(live);
+                    context.Networks.Remove(live);
                     break;
                 case NetworkAction.Update when live is not null:
                     foreach (PortChange port in p.Ports.Where(c => c.Action != PortAction.Add))
@@ -233,7 +236,7 @@ public sealed partial class Daemon
                         foreach (ForwardRule rule in closing.ForwardsRemoved)
                         {
                             liveGateway.RemoveForward(rule);
-                            LogForwardRemoved(p.Name, rule.ToString());
+                            CommandLog.ForwardRemoved(context.Logger, p.Name, rule.ToString());
                         }
                     }
 
@@ -265,7 +268,7 @@ public sealed partial class Daemon
                     }
 
                     break;
-                case NetworkAction.Update when networks.Find(n => n.Name == p.Name) is { } live:
+                case NetworkAction.Update when context.Networks.Find(n => n.Name == p.Name) is { } live:
                     foreach (PortChange port in p.Ports.Where(c => c.Action != PortAction.Remove))
                     {
                         TryAddPort(live, port.New!, errors);
@@ -304,7 +307,7 @@ public sealed partial class Daemon
 
         // Networks in the file's order, as at start.
         var order = next.Networks.Select((n, i) => (n.Name, i)).ToDictionary(x => x.Name, x => x.i, StringComparer.Ordinal);
-        networks.Sort((a, b) => order.GetValueOrDefault(a.Name, int.MaxValue).CompareTo(order.GetValueOrDefault(b.Name, int.MaxValue)));
+        context.Networks.Sort((a, b) => order.GetValueOrDefault(a.Name, int.MaxValue).CompareTo(order.GetValueOrDefault(b.Name, int.MaxValue)));
         fileNetworks = next.Networks;
 
         changes.AddRange(plan.Describe());
@@ -335,7 +338,7 @@ public sealed partial class Daemon
 
     private Network? StartNetwork(NetworkConfig config, List<string> errors)
     {
-        var network = new Network(config, loop, loggerFactory.CreateLogger($"switchyard.{config.Name}"), Events);
+        var network = new Network(config, context.Loop, context.LoggerFactory.CreateLogger($"switchyard.{config.Name}"), context.Events);
         try
         {
             network.Start();
@@ -346,7 +349,7 @@ public sealed partial class Daemon
             return null;
         }
 
-        networks.Add(network);
+        context.Networks.Add(network);
         return network;
     }
 
@@ -355,7 +358,7 @@ public sealed partial class Daemon
         try
         {
             Attachment a = network.AddPort(port);
-            LogPortAdded(network.Name, a.Name, a.Config.Netdev.ToString());
+            CommandLog.PortAdded(context.Logger, network.Name, a.Name, a.Config.Netdev.ToString());
         }
         catch (Exception ex) when (ex is ConfigException or IOException or System.Net.Sockets.SocketException or InvalidOperationException)
         {
@@ -368,17 +371,11 @@ public sealed partial class Daemon
         try
         {
             gateway.AddForward(rule);
-            LogForwardAdded(network, rule.ToString());
+            CommandLog.ForwardAdded(context.Logger, network, rule.ToString());
         }
         catch (HostNetworkException ex)
         {
             errors.Add($"network {network}, forward {rule}: {ex.Message}");
         }
     }
-
-    [LoggerMessage(EventId = 610, Level = LogLevel.Information, Message = "reload: {Change}")]
-    private partial void LogReloadChange(string change);
-
-    [LoggerMessage(EventId = 611, Level = LogLevel.Warning, Message = "reload: {Error}")]
-    private partial void LogReloadFailed(string error);
 }
