@@ -8,6 +8,7 @@
 // and changes of ports are serialised with the data path without a lock. DisposeAsync reverses it
 // and removes every socket file the daemon created.
 using Microsoft.Extensions.Logging;
+using Switchyard.Core.Config;
 using Switchyard.Core.Loop;
 using Switchyard.Engine.Commands;
 using Switchyard.Engine.Config;

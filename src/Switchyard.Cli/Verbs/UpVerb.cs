@@ -7,11 +7,13 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
+using Switchyard.Core.Config;
 using Switchyard.Engine;
 using Switchyard.Engine.Commands;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.Native;
+using Switchyard.Ports.VhostUser;
 using Switchyard.UserNet;
 
 namespace Switchyard.Cli;

@@ -1,4 +1,5 @@
 // `port-add`: a port added to a running network (attach and exec send it too, with a netns spec).
+using Switchyard.Core.Config;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.Engine.Networks;

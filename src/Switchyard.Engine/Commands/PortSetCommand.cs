@@ -1,4 +1,5 @@
 // `port-set`: a live port's link set up or down, or its VLAN membership changed.
+using Switchyard.Core.Config;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.Engine.Networks;

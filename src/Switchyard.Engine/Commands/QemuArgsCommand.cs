@@ -1,6 +1,7 @@
 // `qemu-args`: the QEMU arguments for one more guest on a network of this daemon (docs/deploy.md).
 // The daemon answers because it knows the ports and their socket paths; the arguments themselves come
 // from QemuArgsBuilder, a pure function.
+using Switchyard.Core.Config;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.Engine.Networks;
