@@ -76,4 +76,38 @@ public class ArchitectureTests
         string[] projects = Directory.GetDirectories(src).Select(Path.GetFileName).Where(n => n!.StartsWith("Switchyard.", StringComparison.Ordinal)).Select(n => n!).Order().ToArray();
         Assert.Equal(projects, MayUse.Keys.Order().ToArray());
     }
+
+    [Fact]
+    public void ArchitectureDoc_NamesEveryLayer_AndOnlyPathsThatExist()
+    {
+        // docs/architecture.md is how a newcomer finds their way: it must keep up when things move.
+        string root = GuestImage.FindRepositoryRoot(AppContext.BaseDirectory)!;
+        string doc = File.ReadAllText(Path.Combine(root, "docs", "architecture.md"));
+        foreach (string name in MayUse.Keys)
+        {
+            Assert.Contains($"| {name} |", doc, StringComparison.Ordinal);
+        }
+
+        var missing = new List<string>();
+        foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(doc, @"`((?:src|tests|docs|bench|fuzz)/[A-Za-z0-9_./-]+?)/?`"))
+        {
+            string path = m.Groups[1].Value;
+            if (!path.Contains('<', StringComparison.Ordinal) && !File.Exists(Path.Combine(root, path)) && !Directory.Exists(Path.Combine(root, path)))
+            {
+                missing.Add(path);
+            }
+        }
+
+        // Paths inside a project, written from the layer down: `Ports/Netdev/NetdevSpec.cs`, `Engine/Loop/EpollLoop`.
+        foreach (System.Text.RegularExpressions.Match m in System.Text.RegularExpressions.Regex.Matches(doc, @"`((Core|Native|Protocols|Virtio|VhostUser|Switching|UserNet|Ports|Engine|Web|Cli)/[A-Za-z0-9_./-]+?)/?`"))
+        {
+            string path = Path.Combine(root, "src", "Switchyard." + m.Groups[1].Value);
+            if (!File.Exists(path) && !File.Exists(path + ".cs") && !Directory.Exists(path))
+            {
+                missing.Add(m.Groups[1].Value);
+            }
+        }
+
+        Assert.True(missing.Count == 0, $"docs/architecture.md names paths that do not exist: {string.Join(", ", missing)}");
+    }
 }

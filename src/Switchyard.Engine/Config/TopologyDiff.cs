@@ -8,7 +8,7 @@
 // gateway forwards added and removed, and a gateway whose other options changed recreated. A port or
 // forward that is equal in both is not in the plan at all, which is what lets the applier promise
 // that its guests are not touched. The planner does no I/O and knows nothing of the event loop;
-// Daemon.Reload applies a plan.
+// Engine/Commands/Reloader applies a plan.
 using System.Collections.Immutable;
 using System.Text;
 using Switchyard.Core.Config;
