@@ -18,6 +18,16 @@ public class ScenarioOptionsTests
     }
 
     [Fact]
+    public void Parse_Baseline_OnlyWhenAsked_WithItsBinary()
+    {
+        L2Options o = L2Options.Parse(["--tools", "switchyard,baseline", "--baseline-bin", "/tmp/old/switchyard"])!;
+
+        Assert.Equal([L2Tool.Switchyard, L2Tool.Baseline], o.Tools);
+        Assert.Equal("/tmp/old/switchyard", o.BaselineBin);
+        Assert.DoesNotContain(L2Tool.Baseline, L2Options.Parse([])!.Tools);
+    }
+
+    [Fact]
     public void Parse_SharedAndOwnOptionsMixed_AppliesBoth()
     {
         NatOptions o = NatOptions.Parse(["--runs", "5", "--mtus", "1500", "--tools", "passt,switchyard", "--guest-txqueuelen", "0", "--seconds", "4"])!;

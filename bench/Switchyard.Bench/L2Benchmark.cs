@@ -22,6 +22,7 @@ internal sealed class L2Benchmark(L2Options options, ChildProcesses children)
     : NetnsScenario<L2Tool, L2Result, L2Options, L2Namespaces, L2Switch>(options, children)
 {
     private string? switchyard;
+    private string? baseline;
     private string? vdeSwitch;
     private string? plug2tap;
 
@@ -39,6 +40,12 @@ internal sealed class L2Benchmark(L2Options options, ChildProcesses children)
     protected override MachineFacts Prepare(string? repo)
     {
         switchyard = Options.Tools.Contains(L2Tool.Switchyard) ? ResolveSwitchyard(repo) : null;
+        if (Options.Tools.Contains(L2Tool.Baseline))
+        {
+            baseline = Options.BaselineBin is { } b && File.Exists(b)
+                ? Path.GetFullPath(b)
+                : throw new BenchException($"the baseline tool needs --baseline-bin PATH, another switchyard build ({Options.BaselineBin ?? "none given"})");
+        }
         if (Options.Tools.Contains(L2Tool.Vde))
         {
             vdeSwitch = Require(Options.VdeSwitch, "vde2");
@@ -55,6 +62,7 @@ internal sealed class L2Benchmark(L2Options options, ChildProcesses children)
         L2Tool.Bridge => new BridgeL2(Children),
         L2Tool.Vde => new VdeL2(vdeSwitch!, plug2tap!, Children),
         L2Tool.Switchyard => new SwitchyardL2(switchyard!, Options, Children),
+        L2Tool.Baseline => new SwitchyardL2(baseline!, Options, Children, L2Tool.Baseline),
         _ => throw new ArgumentOutOfRangeException(nameof(tool), tool, null),
     };
 

@@ -16,6 +16,11 @@ internal enum L2Tool
 
     /// <summary>vde_switch (Debian vde2) with a tap per namespace plugged in by vde_plug2tap.</summary>
     Vde,
+
+    /// <summary>Switchyard built from another commit (--baseline-bin), set up exactly like Switchyard: a
+    /// before/after comparison that alternates run by run, so the machine's drift hits both builds alike.
+    /// Only when asked for (--tools switchyard,baseline).</summary>
+    Baseline,
 }
 
 internal sealed record L2Options : ScenarioOptions<L2Tool>
@@ -25,11 +30,13 @@ internal sealed record L2Options : ScenarioOptions<L2Tool>
         new(L2Tool.Switchyard, "switchyard"),
         new(L2Tool.Bridge, "linux-bridge", "bridge"),
         new(L2Tool.Vde, "vde_switch", "vde"),
+        new(L2Tool.Baseline, "switchyard-baseline", "baseline"),
     ];
 
     public L2Options()
     {
         Runs = 5;
+        Tools = [L2Tool.Switchyard, L2Tool.Bridge, L2Tool.Vde];
         NetnsPrefix = string.Create(CultureInfo.InvariantCulture, $"syl2-{Environment.ProcessId}");
     }
 
@@ -42,6 +49,9 @@ internal sealed record L2Options : ScenarioOptions<L2Tool>
     public string VdeSwitch { get; init; } = "vde_switch";
 
     public string VdePlug2Tap { get; init; } = "vde_plug2tap";
+
+    /// <summary>--baseline-bin: the other build the baseline tool runs.</summary>
+    public string? BaselineBin { get; init; }
 
     protected override string Usage => """
         Usage: switchyard-bench l2 [options]
@@ -61,6 +71,8 @@ internal sealed record L2Options : ScenarioOptions<L2Tool>
                                 (e.g. `vnet_hdr=off`; default: none, Switchyard's own defaults)
           --vde-switch P        vde_switch binary (default: vde_switch on PATH)
           --vde-plug2tap P      vde_plug2tap binary (default: vde_plug2tap on PATH)
+          --baseline-bin P      Another switchyard build for the `baseline` tool, run exactly like switchyard
+                                and alternating with it (--tools switchyard,baseline: before/after a change)
 
         """;
 
@@ -75,6 +87,7 @@ internal sealed record L2Options : ScenarioOptions<L2Tool>
         "--switchyard-tap" => this with { SwitchyardTap = ParseTapWords(arg, Value(args, ref i)) },
         "--vde-switch" => this with { VdeSwitch = Value(args, ref i) },
         "--vde-plug2tap" => this with { VdePlug2Tap = Value(args, ref i) },
+        "--baseline-bin" => this with { BaselineBin = Value(args, ref i) },
         _ => null,
     };
 

@@ -193,11 +193,12 @@ internal abstract class L2Switch(ChildProcesses children) : IRunSubject
 }
 
 /// <summary>Switchyard as a plain switch: one network, no gateway, two tap ports.</summary>
-internal sealed class SwitchyardL2(string bin, L2Options options, ChildProcesses children) : L2Switch(children)
+internal sealed class SwitchyardL2(string bin, L2Options options, ChildProcesses children, L2Tool tool = L2Tool.Switchyard) : L2Switch(children)
 {
     private string? runDir;
 
-    public override L2Tool Tool => L2Tool.Switchyard;
+    /// <summary>Switchyard, or the baseline build run the same way.</summary>
+    public override L2Tool Tool => tool;
 
     private string Netdev(string ifname) => $"tap,ifname={ifname}" + (options.SwitchyardTap is { } extra ? "," + extra : string.Empty);
 
