@@ -2,13 +2,8 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
-using System.Runtime.InteropServices;
-using System.Text;
-using Switchyard.Native;
-using System.Text.Json;
 using Switchyard.Engine.Commands;
 using Switchyard.Engine.Config;
-using Switchyard.Engine.Control;
 using Switchyard.Engine.Host;
 
 namespace Switchyard.Cli;

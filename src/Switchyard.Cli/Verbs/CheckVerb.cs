@@ -2,14 +2,10 @@
 // running daemon's verbs for the file are `reload` (ReloadVerb.cs) and `qemu-args` (QemuArgsVerb.cs).
 using System.CommandLine;
 using System.Globalization;
-using System.Runtime.InteropServices;
 using System.Text;
-using Switchyard.Engine;
 using Switchyard.Engine.Commands;
 using Switchyard.Engine.Config;
-using Switchyard.Engine.Control;
 using Switchyard.Engine.Networks;
-using Switchyard.Native;
 using System.Text.Json;
 
 namespace Switchyard.Cli;

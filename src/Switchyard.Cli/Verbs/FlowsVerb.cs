@@ -1,17 +1,6 @@
 // `switchyard flows`: the NAT gateways' live flows (the control API's `flows`).
 using System.CommandLine;
-using System.Net.Sockets;
-using System.Runtime.InteropServices;
-using System.Text;
-using System.Text.Json;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Console;
-using Switchyard.Engine;
 using Switchyard.Engine.Commands;
-using Switchyard.Engine.Config;
-using Switchyard.Engine.Control;
-using Switchyard.Native;
-using Switchyard.UserNet;
 
 namespace Switchyard.Cli;
 

@@ -1,16 +1,7 @@
 // `switchyard forward add|del|list`: the NAT gateway's port forwards at run time (forward-add, forward-del, forward-list).
 using System.CommandLine;
-using System.Net.Sockets;
-using System.Runtime.InteropServices;
-using System.Text;
-using System.Text.Json;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Console;
-using Switchyard.Engine;
 using Switchyard.Engine.Commands;
 using Switchyard.Engine.Config;
-using Switchyard.Engine.Control;
-using Switchyard.Native;
 using Switchyard.UserNet;
 
 namespace Switchyard.Cli;

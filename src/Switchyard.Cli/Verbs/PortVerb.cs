@@ -1,19 +1,8 @@
 // `switchyard port add|set|del`: ports added, changed or removed at run time (port-add, port-set, port-del).
-using Microsoft.Extensions.Logging.Console;
-using Microsoft.Extensions.Logging;
 using Switchyard.Engine.Commands;
-using Switchyard.Engine.Config;
-using Switchyard.Engine.Control;
 using Switchyard.Engine.Events;
-using Switchyard.Engine;
-using Switchyard.Native;
-using Switchyard.UserNet;
 using System.CommandLine;
 using System.Globalization;
-using System.Net.Sockets;
-using System.Runtime.InteropServices;
-using System.Text.Json;
-using System.Text;
 
 namespace Switchyard.Cli;
 

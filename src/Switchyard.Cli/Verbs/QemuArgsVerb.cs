@@ -1,14 +1,10 @@
 // `switchyard qemu-args`: the QEMU arguments for one more guest on a network of the running daemon (docs/deploy.md).
 using System.CommandLine;
 using System.Globalization;
-using System.Runtime.InteropServices;
-using System.Text;
-using Switchyard.Engine;
 using Switchyard.Engine.Commands;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
 using Switchyard.Engine.Networks;
-using Switchyard.Native;
 using System.Text.Json;
 
 namespace Switchyard.Cli;
