@@ -103,11 +103,12 @@ public class PeerDescriptorTests
     [Fact]
     public void Map_NotSealableMemFd_ThrowsShrinkableFile()
     {
-        int fd = FileDescriptors.CreateMemFd("t", Page, MemFdSealing.NotSealable);
+        string name = UniqueName();
+        int fd = FileDescriptors.CreateMemFd(name, Page, MemFdSealing.NotSealable);
         var e = Assert.Throws<GuestMemoryException>(() => MappedRegion.Map(fd, 0, Page));
         Assert.Equal(GuestMemoryRule.ShrinkableFile, e.Rule);
         Assert.Contains("memory=trusted", e.Message, StringComparison.Ordinal);
-        Assert.False(FileDescriptors.IsOpen(fd));
+        Assert.False(StillOpen(fd, name));
     }
 
     [Fact]
@@ -169,10 +170,11 @@ public class PeerDescriptorTests
             memory.AddRegion(new GuestMemoryRegion(i * Page, Page, 0x1000_0000 + (i * Page), 0), FileDescriptors.CreateMemFd("t", Page));
         }
 
-        int fd = FileDescriptors.CreateMemFd("t", Page);
+        string name = UniqueName();
+        int fd = FileDescriptors.CreateMemFd(name, Page);
         var e = Assert.Throws<GuestMemoryException>(() => memory.AddRegion(new GuestMemoryRegion(8 * Page, Page, 0x2000_0000, 0), fd));
         Assert.Equal(GuestMemoryRule.MappingBudgetExhausted, e.Rule);
-        Assert.False(FileDescriptors.IsOpen(fd));
+        Assert.False(StillOpen(fd, name));
         Assert.Equal(1, budget.Refused);
 
         memory.RemoveRegion(0, Page, 0x1000_0000);
@@ -200,4 +202,12 @@ public class PeerDescriptorTests
 
         public void Dispose() => stream.Dispose();
     }
+
+    private static string UniqueName() => "sy-test-" + Guid.NewGuid().ToString("N");
+
+    // Whether our memfd is still open under that number. Other tests run in parallel and the kernel hands a
+    // closed number to the next descriptor opened, so "the number is open" alone is a race: ask what it is.
+    private static bool StillOpen(int fd, string name) =>
+        FileDescriptors.IsOpen(fd)
+        && (new FileInfo($"/proc/self/fd/{fd}").LinkTarget ?? string.Empty).Contains(name, StringComparison.Ordinal);
 }
