@@ -3,19 +3,10 @@
 // verb writes through the ParseResult's InvocationConfiguration, so tests run verbs in-process.
 using System.CommandLine;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
-using System.Text;
 using System.Text.Json;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Console;
-using Switchyard.Core.Config;
-using Switchyard.Engine;
 using Switchyard.Engine.Commands;
 using Switchyard.Engine.Config;
 using Switchyard.Engine.Control;
-using Switchyard.Native;
-using Switchyard.Ports.VhostUser;
-using Switchyard.UserNet;
 
 namespace Switchyard.Cli;
 
